@@ -1,0 +1,61 @@
+"""Command line: `python -m digitlib data | run | predict`."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _data(args: argparse.Namespace) -> int:
+    from digitlib import config, data
+
+    started = time.perf_counter()
+    data.ensure_dataset(args.data_dir)
+    (x_train, y_train), (x_test, y_test) = data.load_mnist(args.data_dir, fetch=False)
+    elapsed = time.perf_counter() - started
+    assert tuple(data.label_counts(y_train)) == data.TRAIN_LABEL_COUNTS
+    assert tuple(data.label_counts(y_test)) == data.TEST_LABEL_COUNTS
+    print(
+        f"MNIST verified in {config.display_path(args.data_dir)}/: {len(x_train)} training and {len(x_test)} "
+        f"test images, label counts as published ({elapsed:.2f} s)"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from digitlib import config
+
+    parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    data_cmd = commands.add_parser("data", help="fetch MNIST into dataset/ if missing, and verify it")
+    data_cmd.add_argument("--data-dir", default=str(config.DATASET_DIR))
+    data_cmd.set_defaults(handler=_data)
+    try:
+        from digitlib import pipeline
+
+        pipeline.add_command(commands)
+    except ImportError:
+        pass
+    try:
+        from digitlib import predict
+
+        predict.add_command(commands)
+    except ImportError:
+        pass
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one clear line instead of a traceback for expected failures
+        from digitlib.data import DatasetError
+
+        if isinstance(error, (DatasetError, ValueError, FileNotFoundError)):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
