@@ -133,3 +133,24 @@ def setup_notebook(seed: int = SEED, tensorflow: bool = True) -> dict[str, str]:
     plt.rcParams.update({"figure.dpi": 90, "savefig.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray"})
     np.set_printoptions(precision=4, suppress=True)
     return versions
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is out of range; the message names it and what is allowed."""
+
+
+def check_parameter(name: str, value, *, positive: bool = False, at_least: float | None = None,
+                    at_most: float | None = None, choices=None, existing_path: bool = False) -> None:
+    """Stop a notebook in its first cells with one clear message when a parameter is wrong."""
+    if choices is not None and value not in choices:
+        raise ParameterError(f"{name} = {value!r} is not one of: {', '.join(map(str, choices))}")
+    if positive and not (isinstance(value, (int, float)) and value > 0):
+        raise ParameterError(f"{name} must be a positive number, got {value!r}")
+    if at_least is not None and not (isinstance(value, (int, float)) and value >= at_least):
+        raise ParameterError(f"{name} must be at least {at_least}, got {value!r}")
+    if at_most is not None and not (isinstance(value, (int, float)) and value <= at_most):
+        raise ParameterError(f"{name} must be at most {at_most}, got {value!r}")
+    if existing_path:
+        path = Path(value) if Path(value).is_absolute() else PROJ_ROOT / value
+        if not path.exists():
+            raise ParameterError(f"{name} = {value!r}: no such file or folder ({display_path(path)})")

@@ -1,0 +1,96 @@
+"""Evaluation on held-out digits: metrics, confusions, calibration, speed."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from digitlib import config
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (N, 10) for uint8 or float images."""
+    from digitlib.data import to_model_input
+
+    return model.predict(to_model_input(images), batch_size=batch_size, verbose=0)
+
+
+def accuracy_and_loss(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy and mean cross-entropy, computed from the probabilities."""
+    labels = np.asarray(labels)
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
+    return {"accuracy": float((probabilities.argmax(1) == labels).mean()), "loss": float(-np.log(picked).mean())}
+
+
+def classification_table(labels: np.ndarray, predictions: np.ndarray):
+    """Per-class precision, recall, F1 and support, with macro and weighted averages (a DataFrame)."""
+    import pandas as pd
+    from sklearn.metrics import classification_report
+
+    report = classification_report(labels, predictions, digits=4, output_dict=True, zero_division=0)
+    report.pop("accuracy", None)
+    table = pd.DataFrame(report).T
+    table["support"] = table["support"].astype(int)
+    table.index = [str(i) if str(i).isdigit() else i for i in table.index]
+    return table
+
+
+def confusion(labels: np.ndarray, predictions: np.ndarray, normalize: bool = False) -> np.ndarray:
+    """The 10x10 confusion matrix (rows: true digit), counts or row-normalized."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(labels, predictions, labels=range(config.NUM_CLASSES), normalize="true" if normalize else None)
+
+
+def most_confused_pairs(matrix: np.ndarray, top: int = 5) -> list[tuple[int, int, int]]:
+    """The `top` off-diagonal cells of a count matrix as (true, predicted, count), largest first."""
+    off_diagonal = matrix.copy()
+    np.fill_diagonal(off_diagonal, 0)
+    order = np.argsort(off_diagonal, axis=None)[::-1][:top]
+    pairs = [(int(i), int(j), int(off_diagonal[i, j])) for i, j in zip(*np.unravel_index(order, matrix.shape))]
+    return [pair for pair in pairs if pair[2] > 0]
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
+    """Calibration: per confidence bin, the mean confidence, the accuracy and the count, and the
+    expected calibration error (the count-weighted mean gap between confidence and accuracy)."""
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == np.asarray(labels)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(which, weights=confidence, minlength=bins) / counts
+        accuracy = np.bincount(which, weights=correct, minlength=bins) / counts
+    gaps = np.nan_to_num(np.abs(mean_confidence - accuracy))
+    return {
+        "edges": edges,
+        "confidence": mean_confidence,
+        "accuracy": accuracy,
+        "counts": counts,
+        "ece": float((counts * gaps).sum() / counts.sum()),
+    }
+
+
+def throughput(model, images: np.ndarray, batch_size: int = 1000, repeats: int = 3) -> dict[str, float]:
+    """Inference speed on this machine: images per second in batches (best of `repeats`), and the
+    median and 99th-percentile latency of one image through `model(x)`."""
+    from digitlib.data import to_model_input
+
+    x = to_model_input(images)
+    model.predict(x[:batch_size], batch_size=batch_size, verbose=0)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict(x, batch_size=batch_size, verbose=0)
+        best = min(best, time.perf_counter() - started)
+    single = []
+    for i in range(min(200, len(x))):
+        started = time.perf_counter()
+        model(x[i : i + 1], training=False)
+        single.append(time.perf_counter() - started)
+    return {
+        "images_per_second": len(x) / best,
+        "latency_p50_ms": 1000 * float(np.percentile(single[10:], 50)),
+        "latency_p99_ms": 1000 * float(np.percentile(single[10:], 99)),
+    }

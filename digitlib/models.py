@@ -1,0 +1,130 @@
+"""The architectures, from simple to the project's main CNN, and what each costs.
+
+Every builder returns an uncompiled Keras model taking (28, 28, 1) float images in [0, 1] and
+giving ten softmax probabilities. `build_model(name)` picks one by name; `ARCHITECTURES` lists them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from digitlib import config
+
+INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
+# Batch norm's running statistics follow the last ~10 batches instead of Keras's ~100, so that
+# short runs (smoke tests, the 02 comparison) evaluate with statistics that match the weights.
+BN_MOMENTUM = 0.9
+
+
+def _keras():
+    config.import_tensorflow()
+    import keras
+
+    return keras
+
+
+def dense_baseline(hidden: int = 256, dropout: float = 0.2):
+    """A multilayer perceptron: what a model without convolutions reaches (about 98 %)."""
+    keras = _keras()
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Flatten(),
+            layers.Dense(hidden, activation="relu"),
+            layers.Dropout(dropout),
+            layers.Dense(config.NUM_CLASSES, activation="softmax"),
+        ],
+        name="dense_baseline",
+    )
+
+
+def simple_convnet():
+    """The Keras "Simple MNIST convnet" example: two conv/pool blocks, dropout 0.5 (about 99.1 % after 15 epochs)."""
+    keras = _keras()
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(config.NUM_CLASSES, activation="softmax"),
+        ],
+        name="simple_convnet",
+    )
+
+
+def cnn(width: int = 32, dense: int = 128, dropout: float = 0.3):
+    """The project's main CNN: three conv-batchnorm-ReLU blocks at 28, 14 and 7 pixels (widths
+    `width`, 2x, 4x), each followed by 2x2 max-pooling, then a batch-normalized dense layer and
+    dropout. Convolutions carry no bias: batch norm's shift replaces it."""
+    keras = _keras()
+    layers = keras.layers
+
+    def conv_block(filters: int) -> list:
+        return [
+            layers.Conv2D(filters, 3, padding="same", use_bias=False),
+            layers.BatchNormalization(momentum=BN_MOMENTUM),
+            layers.ReLU(),
+            layers.MaxPooling2D(2),
+        ]
+
+    head = [layers.Flatten(), layers.Dropout(dropout)]
+    if dense:
+        head += [layers.Dense(dense, use_bias=False), layers.BatchNormalization(momentum=BN_MOMENTUM), layers.ReLU(),
+                 layers.Dropout(dropout)]
+    return keras.Sequential(
+        [keras.Input(INPUT_SHAPE), *conv_block(width), *conv_block(2 * width), *conv_block(4 * width), *head,
+         layers.Dense(config.NUM_CLASSES, activation="softmax")],
+        name=f"cnn_w{width}",
+    )
+
+
+ARCHITECTURES: dict[str, Callable] = {
+    "dense_baseline": dense_baseline,
+    "simple_convnet": simple_convnet,
+    "cnn": cnn,
+}
+
+
+def build_model(name: str, **options):
+    """Build the architecture `name` (one of ARCHITECTURES) with its options."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name](**options)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-accumulate operations for one image through the Conv2D and Dense layers
+    (the rest, batch norm and pooling included, is a rounding error beside them)."""
+    keras = _keras()
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel_h, kernel_w, in_channels, out_channels = layer.kernel.shape
+            _, out_h, out_w, _ = layer.output.shape
+            total += out_h * out_w * out_channels * kernel_h * kernel_w * in_channels
+        elif isinstance(layer, keras.layers.Dense):
+            in_units, out_units = layer.kernel.shape
+            total += in_units * out_units
+    return int(total)
+
+
+def layer_table(model):
+    """The model's layers as a DataFrame: name, type, output shape and parameters (a compact summary)."""
+    import pandas as pd
+
+    rows = [
+        {"layer": layer.name, "type": type(layer).__name__, "output shape": str(tuple(layer.output.shape[1:])),
+         "parameters": int(layer.count_params())}
+        for layer in model.layers
+    ]
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def describe(model) -> dict:
+    """Name, parameter count and multiply-adds per image."""
+    return {"model": model.name, "parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)}

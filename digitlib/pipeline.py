@@ -1,0 +1,116 @@
+"""Run the numbered notebooks headless with papermill, in order, with parameters.
+
+`python -m digitlib run` renders the default run into notebooks/ (what `make run` does).
+With `--params FILE.yaml` or `-p NAME VALUE`, the executed notebooks, the model and the reports
+go to a run folder (`runs/<name>/`) and the rendered notebooks are left alone, unless `--out
+notebooks` asks for them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from digitlib import config
+
+NOTEBOOKS = ("01_exploration", "02_cnn_building", "03_training", "04_evaluation", "05_interface")
+
+
+def read_params(path: str | os.PathLike | None, overrides: list[tuple[str, str]] = ()) -> dict:
+    """Parameters from a YAML file (a flat mapping) plus `-p NAME VALUE` overrides (values read as YAML)."""
+    params: dict = {}
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of NAME: value")
+        params.update(loaded)
+    for name, value in overrides:
+        params[name] = yaml.safe_load(value)
+    return params
+
+
+def notebook_paths(only: list[str] | None = None) -> list[Path]:
+    """The pipeline's notebooks in order, optionally only those whose names start with one of `only`."""
+    found = [config.NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOKS if (config.NOTEBOOKS_DIR / f"{name}.ipynb").exists()]
+    if only:
+        found = [path for path in found if any(path.stem.startswith(prefix) for prefix in only)]
+        if not found:
+            raise ValueError(f"no notebook matches {', '.join(only)}; the notebooks are {', '.join(NOTEBOOKS)}")
+    return found
+
+
+def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) -> list[Path]:
+    """Execute the notebooks in order into `out_dir`, passing each the parameters it declares.
+
+    Runs that do not write into notebooks/ also send the model and reports to `out_dir`."""
+    import papermill
+
+    os.chdir(config.PROJ_ROOT)  # papermill records the paths it is given: keep them relative
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rendering = out_dir == config.NOTEBOOKS_DIR.resolve()
+    params = {"OUTPUT_DIR": "" if rendering else config.display_path(out_dir), **params}
+    notebooks = notebook_paths(only)
+    declared_by = {path: set(papermill.inspect_notebook(str(path))) for path in notebook_paths()}
+    unknown = sorted(set(params) - set().union(*declared_by.values()))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: no notebook declares them")
+    executed = []
+    for index, source in enumerate(notebooks, 1):
+        declared = declared_by[source]
+        passed = {name: value for name, value in params.items() if name in declared}
+        target = out_dir / source.name
+        shown = ", ".join(f"{k}={v!r}" for k, v in passed.items() if k != "OUTPUT_DIR") or "defaults"
+        print(f"[{index}/{len(notebooks)}] {source.stem} ({shown}) …", flush=True)
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                config.display_path(source),
+                config.display_path(target),
+                parameters=passed,
+                cwd=str(config.NOTEBOOKS_DIR),
+                progress_bar=False,
+                log_output=False,
+            )
+        except papermill.PapermillExecutionError as error:
+            print(
+                f"FAILED: {source.name}, cell {error.cell_index} (execution count {error.exec_count}): "
+                f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(target)}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1) from None
+        print(f"      done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
+        executed.append(target)
+    return executed
+
+
+def _run(args: argparse.Namespace) -> int:
+    params = read_params(args.params, args.parameter or [])
+    if args.out:
+        out_dir = Path(args.out)
+    elif args.params:
+        out_dir = config.RUNS_DIR / Path(args.params).stem
+    elif params:
+        out_dir = config.RUNS_DIR / "custom"
+    else:
+        out_dir = config.NOTEBOOKS_DIR
+    if not out_dir.is_absolute():
+        out_dir = config.PROJ_ROOT / out_dir
+    started = time.perf_counter()
+    run_notebooks(params, out_dir, args.only)
+    print(f"Pipeline finished in {(time.perf_counter() - started) / 60:.1f} min; notebooks in {config.display_path(out_dir)}/")
+    return 0
+
+
+def add_command(commands) -> None:
+    run = commands.add_parser("run", help="run the notebooks headless with papermill", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--params", help="a YAML file of parameters (see params/)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set one parameter")
+    run.add_argument("--out", help="where executed notebooks (and, outside notebooks/, models and reports) go")
+    run.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these notebooks, e.g. --only 03 04")
+    run.set_defaults(handler=_run)

@@ -1,0 +1,93 @@
+"""The figures the notebooks show, and `save_fig` to keep them under reports/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from digitlib import config
+
+
+def save_fig(fig, name: str, folder: Path = config.FIGURES_DIR) -> Path:
+    """Save `fig` as `folder/name.png` (the folder is created) and return the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path)
+    return path
+
+
+def digit_grid(images: np.ndarray, titles: list[str] | None = None, columns: int = 10, size: float = 1.1, title_colors=None):
+    """A grid of 28x28 digits with optional titles (colored, for example red for mistakes)."""
+    images = np.asarray(images).squeeze(-1) if np.asarray(images).ndim == 4 else np.asarray(images)
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * (1.25 if titles else 1.0)), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < len(images):
+            ax.imshow(images[index], cmap="gray", vmin=0, vmax=images.max() if images.max() > 1 else 1)
+            if titles:
+                ax.set_title(titles[index], fontsize=8, color=(title_colors[index] if title_colors else "black"))
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(history):
+    """Loss, accuracy (training and validation) and learning rate per epoch, side by side."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    epochs = history["epoch"] + 1
+    for ax, metric in zip(axes[:2], ("loss", "accuracy")):
+        ax.plot(epochs, history[metric], marker="o", ms=3, label="training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], marker="o", ms=3, label="validation")
+        ax.set(title=metric, xlabel="epoch")
+        ax.legend()
+    if "accuracy" in history:
+        top = max(history["accuracy"].max(), history.get("val_accuracy", history["accuracy"]).max())
+        axes[1].set_ylim(max(0.9, top - 0.05), min(1.0, top + 0.005))
+    if "learning_rate" in history:
+        axes[2].plot(epochs, history["learning_rate"], marker="o", ms=3, color="tab:green")
+        axes[2].set(title="learning rate", xlabel="epoch")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmaps(counts: np.ndarray, normalized: np.ndarray):
+    """The confusion matrix as counts and row-normalized (diagonal masked so mistakes stand out)."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.6))
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=axes[0], square=True)
+    off_diagonal = np.where(np.eye(len(normalized), dtype=bool), np.nan, normalized * 100)
+    sns.heatmap(off_diagonal, annot=True, fmt=".1f", cmap="Reds", cbar_kws={"label": "% of the true digit"}, ax=axes[1], square=True)
+    axes[0].set(title="counts", xlabel="predicted", ylabel="true")
+    axes[1].set(title="row-normalized mistakes (%), diagonal hidden", xlabel="predicted", ylabel="true")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(bins: dict):
+    """Accuracy against confidence per bin, with the diagonal of perfect calibration and the counts."""
+    fig, (ax, ax_counts) = plt.subplots(1, 2, figsize=(11, 4))
+    centers = (bins["edges"][:-1] + bins["edges"][1:]) / 2
+    width = bins["edges"][1] - bins["edges"][0]
+    ax.bar(centers, np.nan_to_num(bins["accuracy"]), width=width * 0.9, edgecolor="black", label="accuracy")
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ax.set(xlabel="confidence", ylabel="accuracy", title=f"reliability (ECE = {100 * bins['ece']:.2f} %)", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left")
+    ax_counts.bar(centers, bins["counts"], width=width * 0.9, color="tab:gray")
+    ax_counts.set(xlabel="confidence", ylabel="images", yscale="log", title="images per confidence bin")
+    fig.tight_layout()
+    return fig
+
+
+def probability_bars(probabilities: np.ndarray, ax=None, highlight: int | None = None):
+    """The ten class probabilities as a bar chart."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 2.5))
+    colors = ["tab:blue"] * len(probabilities)
+    if highlight is not None:
+        colors[highlight] = "tab:orange"
+    ax.bar(range(len(probabilities)), probabilities, color=colors)
+    ax.set(xticks=range(len(probabilities)), ylim=(0, 1), xlabel="digit", ylabel="probability")
+    return ax
