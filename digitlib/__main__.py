@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # one clear line instead of a traceback for expected failures
         from digitlib.data import DatasetError
+        from digitlib.pipeline import NotebookFailed
 
-        if isinstance(error, (DatasetError, ValueError, FileNotFoundError)):
+        if isinstance(error, (DatasetError, NotebookFailed, ValueError, FileNotFoundError)):
             print(f"error: {error}", file=sys.stderr)
             return 1
         raise

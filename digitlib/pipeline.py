@@ -17,6 +17,10 @@ import yaml
 
 from digitlib import config
 
+class NotebookFailed(RuntimeError):
+    """A notebook raised an error; the message names the notebook, the cell and the error."""
+
+
 NOTEBOOKS = ("01_exploration", "02_cnn_building", "03_training", "04_evaluation", "05_interface")
 
 
@@ -77,12 +81,10 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
                 log_output=False,
             )
         except papermill.PapermillExecutionError as error:
-            print(
-                f"FAILED: {source.name}, cell {error.cell_index} (execution count {error.exec_count}): "
-                f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(target)}",
-                file=sys.stderr,
-            )
-            raise SystemExit(1) from None
+            raise NotebookFailed(
+                f"{source.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+                f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(target)}"
+            ) from None
         print(f"      done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
         executed.append(target)
     return executed

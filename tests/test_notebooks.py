@@ -1,0 +1,115 @@
+"""The notebooks, run as users run them: papermill with the smoke parameters, checked by nbval;
+and the committed, rendered notebooks read as a reader sees them."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+import papermill
+import pytest
+
+from digitlib import config, pipeline
+
+SMOKE = pipeline.read_params(config.PARAMS_DIR / "smoke.yaml")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("smoke")
+    executed = pipeline.run_notebooks(SMOKE, out_dir)
+    return out_dir, executed
+
+
+def _outputs(notebook) -> list[dict]:
+    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+
+
+def _text(notebook) -> str:
+    parts = []
+    for output in _outputs(notebook):
+        parts.append(output.get("text", ""))
+        parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
+    out_dir, executed = smoke_run
+    assert [path.stem for path in executed] == [path.stem for path in pipeline.notebook_paths()]
+    for path in executed:
+        notebook = nbformat.read(path, as_version=4)
+        assert not [o for o in _outputs(notebook) if o["output_type"] == "error"], path.name
+    metrics = json.loads((out_dir / "reports" / "metrics.json").read_text())
+    assert 0.5 < metrics["accuracy"] <= 1.0  # chance is 0.1; one epoch on 4000 images gives about 0.9
+    assert metrics["test_images"] == 10000 and sum(map(sum, metrics["confusion_matrix"])) == 10000
+    assert 0 <= metrics["expected_calibration_error"] < 0.5
+    record = json.loads((out_dir / "models" / "cnn-run.json").read_text())
+    assert record["parameters"]["EPOCHS"] == 1 and record["parameters"]["TRAIN_SIZE"] == 4000
+    assert record["final_metrics"]["val_accuracy"] > 0.5 and record["versions"]["tensorflow"]
+    assert (out_dir / "models" / "cnn.keras").exists()
+    figures = {path.name for path in (out_dir / "reports" / "figures").glob("*.png")}
+    assert {"01_samples.png", "02_comparison.png", "03_learning_curves_cnn.png", "04_confusion_matrix.png",
+            "04_reliability.png"} <= figures
+    # the accuracy the notebook prints is the one it wrote
+    shown = re.search(r"Test accuracy: ([\d.]+) %", _text(nbformat.read(out_dir / "04_evaluation.ipynb", as_version=4)))
+    assert shown and float(shown.group(1)) == round(100 * metrics["accuracy"], 2)
+
+
+def test_executed_notebooks_pass_nbval(smoke_run):
+    _, executed = smoke_run
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+               "--nbval-sanitize-with", str(config.PROJ_ROOT / "tests" / "nbval_sanitize.cfg"), *map(str, executed)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=config.PROJ_ROOT, timeout=1800)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert re.search(r"\d+ passed", result.stdout)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("EPOCHS", -1, "EPOCHS must be a positive number"),
+    ("ARCHITECTURE", "resnet9000", "ARCHITECTURE = 'resnet9000' is not one of"),
+])
+def test_bad_parameters_fail_in_the_first_cells_with_one_message(tmp_path, name, value, message):
+    with pytest.raises(papermill.PapermillExecutionError) as caught:
+        papermill.execute_notebook(str(config.NOTEBOOKS_DIR / "03_training.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={name: value, "OUTPUT_DIR": str(tmp_path)}, progress_bar=False)
+    assert caught.value.ename == "ParameterError" and message in caught.value.evalue
+    assert caught.value.cell_index <= 4  # title, parameters, injected parameters, setup
+
+
+def test_evaluation_without_a_model_says_to_run_training_first(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError) as caught:
+        papermill.execute_notebook(str(config.NOTEBOOKS_DIR / "04_evaluation.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"OUTPUT_DIR": str(tmp_path)}, progress_bar=False)
+    assert caught.value.ename == "FileNotFoundError" and "run notebooks/03_training.ipynb first" in caught.value.evalue
+
+
+def test_unknown_pipeline_parameter_is_refused():
+    with pytest.raises(ValueError, match="EPOCH"):
+        pipeline.run_notebooks({"EPOCH": 3}, config.RUNS_DIR / "never")
+
+
+@pytest.mark.parametrize("path", sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_committed_notebooks_are_rendered_from_a_default_run(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
+    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1 and re.search(r"^[A-Z_]+ = ", tagged[0].source, re.M)
+    run = notebook.metadata.get("papermill", {})
+    assert run, "not executed by papermill: run `make run`"
+    assert run.get("exception") in (None, False)
+    assert {k: v for k, v in run["parameters"].items() if k != "OUTPUT_DIR"} == {}, "rendered with non-default parameters"
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.get("execution_count") for cell in code_cells), "some cells were not executed"
+    assert not [o for o in _outputs(notebook) if o["output_type"] == "error"]
+    serialized = nbformat.writes(notebook)
+    assert not re.search(r"(/work/|/root/|/home/|/tmp/|/Users/)", serialized), "absolute paths of a machine"
+    assert "widgets" not in notebook.metadata  # no stray widget state
+
+
+def test_rendered_evaluation_shows_the_accuracy_in_its_metrics_file():
+    notebook = nbformat.read(config.NOTEBOOKS_DIR / "04_evaluation.ipynb", as_version=4)
+    shown = re.search(r"Test accuracy: ([\d.]+) %", _text(notebook))
+    metrics = json.loads((config.REPORTS_DIR / "metrics.json").read_text())
+    assert shown and float(shown.group(1)) == round(100 * metrics["accuracy"], 2)
