@@ -1,0 +1,120 @@
+"""Pictures made for tests, demos and threshold choices: MNIST digits delivered the ways people
+deliver them (files, photos, drawings), multi-digit numbers, and things that are not digits."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+
+def _encode(image: Image.Image, format: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def _on_canvas(digit: Image.Image, size: int, centre: tuple[float, float]) -> Image.Image:
+    canvas = Image.new("L", (size, size), 0)
+    canvas.paste(digit, (int(centre[0] - digit.width / 2), int(centre[1] - digit.height / 2)))
+    return canvas
+
+
+VARIATIONS = ("png", "shifted", "small", "dark_on_light", "rotated", "thick", "thin", "rgba_transparent", "photo")
+
+
+def user_variation(digit: np.ndarray, kind: str, rng: np.random.Generator) -> bytes:
+    """An MNIST digit (28x28 uint8) delivered as an image file the way a person might deliver it."""
+    base = Image.fromarray(digit)
+    big = base.resize((112, 112), Image.Resampling.BICUBIC)
+    if kind == "png":
+        return _encode(base)
+    if kind == "shifted":  # off-centre in a larger frame
+        return _encode(_on_canvas(big, 240, (rng.uniform(60, 180), rng.uniform(60, 180))))
+    if kind == "small":  # a small digit in a corner of a large canvas
+        return _encode(_on_canvas(base.resize((40, 40), Image.Resampling.BICUBIC), 280, (rng.uniform(40, 80), rng.uniform(40, 240))))
+    if kind == "dark_on_light":
+        return _encode(Image.eval(big, lambda v: 255 - v), "JPEG", quality=85)
+    if kind == "rotated":
+        return _encode(big.rotate(rng.choice([-15, 15]), resample=Image.Resampling.BICUBIC, expand=True))
+    if kind == "thick":
+        return _encode(big.filter(ImageFilter.MaxFilter(9)))
+    if kind == "thin":  # a fine pen on a large canvas: strokes a few pixels wide at 280 px
+        large = np.asarray(base.resize((280, 280), Image.Resampling.BICUBIC)) > 160
+        thin = Image.fromarray(large.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(9))
+        return _encode(thin)
+    if kind == "rgba_transparent":  # coloured ink on a transparent canvas
+        rgba = np.zeros((112, 112, 4), np.uint8)
+        rgba[..., 2] = 200
+        rgba[..., 3] = np.asarray(big)
+        return _encode(Image.fromarray(rgba, "RGBA"))
+    if kind == "photo":  # dark ink on grey paper, uneven light, sensor noise, JPEG
+        ink = np.asarray(big, dtype=np.float32) / 255
+        ys, xs = np.mgrid[0:112, 0:112] / 112
+        light = 170 + 60 * (xs * rng.uniform(0.3, 1) + ys * rng.uniform(0, 0.5))
+        photo = light * (1 - 0.7 * ink) + rng.normal(0, 8, ink.shape)
+        rgb = np.stack([photo, photo * 0.97, photo * 0.9], -1)
+        return _encode(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)), "JPEG", quality=80)
+    raise ValueError(f"unknown variation {kind!r}; choose one of {', '.join(VARIATIONS)}")
+
+
+def compose_number(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Several 28x28 digits side by side on one black canvas (uint8), as a written number."""
+    cropped = []
+    for digit in digits:
+        cols = np.flatnonzero(digit.max(0) > 30)
+        cropped.append(digit[:, cols[0]: cols[-1] + 1])
+    width = sum(d.shape[1] for d in cropped) + gap * (len(cropped) + 3)
+    canvas = np.zeros((40, width), np.uint8)
+    x = 2 * gap
+    for digit in cropped:
+        canvas[6:34, x: x + digit.shape[1]] = np.maximum(canvas[6:34, x: x + digit.shape[1]], digit)
+        x += digit.shape[1] + gap
+    return canvas
+
+
+def drawn_digit(strokes: list[list[tuple[float, float]]], size: int = 280, pen: int = 20) -> np.ndarray:
+    """A digit as a person draws it on the canvas: strokes rasterized with a round pen."""
+    from digitlib.interface import strokes_to_image
+
+    return strokes_to_image(strokes, size, pen)
+
+
+# strokes of a hand-drawn 4 and 7 on a 280 px canvas, used by the demo and the tests
+FOUR = [[(170, 40), (80, 170), (210, 170)], [(170, 40), (165, 250)]]
+SEVEN = [[(70, 60), (210, 60), (120, 250)]]
+
+
+def non_digit_images(count: int = 300, seed: int = 0) -> list[np.ndarray]:
+    """Pictures that are not digits (uint8, 112x112, white on black): letters and symbols, filled
+    shapes, grids, scribbles, noise and scattered blobs."""
+    rng = np.random.default_rng(seed)
+    font = ImageFont.load_default(size=80)
+    symbols = "AHKMNWXYEFR#@&%*+?!"
+    pictures = []
+    for index in range(count):
+        canvas = Image.new("L", (112, 112), 0)
+        draw = ImageDraw.Draw(canvas)
+        kind = index % 6
+        if kind == 0:
+            draw.text((20 + int(rng.integers(-6, 6)), 8 + int(rng.integers(-6, 6))), str(rng.choice(list(symbols))), fill=255, font=font)
+        elif kind == 1:
+            x0, x1 = sorted(rng.integers(10, 100, 2))
+            y0, y1 = sorted(rng.integers(10, 100, 2))
+            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1 + 12, y1 + 12], fill=255)
+        elif kind == 2:
+            step = int(rng.integers(14, 30))
+            for offset in range(8, 112, step):
+                draw.line([(offset, 4), (offset, 108)], fill=255, width=4)
+                draw.line([(4, offset), (108, offset)], fill=255, width=4)
+        elif kind == 3:
+            points = np.clip(np.cumsum(rng.normal(0, 18, (25, 2)), axis=0) + 56, 4, 108)
+            draw.line([tuple(p) for p in points], fill=255, width=5)
+        elif kind == 4:
+            canvas = Image.fromarray((rng.random((112, 112)) < rng.uniform(0.1, 0.5)).astype(np.uint8) * 255)
+        else:
+            for _ in range(int(rng.integers(4, 9))):
+                x, y, r = rng.integers(10, 100), rng.integers(10, 100), rng.integers(4, 14)
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+        pictures.append(np.asarray(canvas))
+    return pictures

@@ -1,0 +1,191 @@
+"""Pictures from people: preprocessing, predictions, uncertainty, bad input, the widgets and the CLI."""
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+import zlib
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlib import interface, predict, preprocess, synthetic
+
+# Measured with this fixture's model (tests/conftest.py), 150 test digits per variation; the
+# asserted floors leave a margin for run-to-run variation of the small model.
+FLOORS = {"png": 0.95, "shifted": 0.95, "small": 0.9, "dark_on_light": 0.95, "rotated": 0.9, "thick": 0.85,
+          "thin": 0.85, "rgba_transparent": 0.95, "photo": 0.9}
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist):
+    _, (x_test, y_test) = mnist
+    return x_test, y_test
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")  # uint16 arrays give 16-bit PNGs
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", synthetic.VARIATIONS)
+def test_digits_delivered_as_people_deliver_them_are_read(predictor, test_digits, kind):
+    x_test, y_test = test_digits
+    rng = np.random.default_rng(1)
+    chosen = rng.choice(len(x_test), 150, replace=False)
+    files = [synthetic.user_variation(x_test[i], kind, rng) for i in chosen]
+    predictions = predictor.predict_batch(files)
+    rate = np.mean([p.digit == y_test[i] for p, i in zip(predictions, chosen)])
+    print(f"{kind}: {100 * rate:.1f} %")
+    assert rate >= FLOORS[kind], f"{kind}: {100 * rate:.1f} %"
+
+
+def test_preprocessing_keeps_an_mnist_digit_an_mnist_digit(test_digits):
+    x_test, _ = test_digits
+    result = preprocess.to_mnist(x_test[0])
+    assert result.shape == (28, 28) and result.dtype == np.float32
+    assert 0 <= result.min() and result.max() <= 1
+    ys, xs = np.indices(result.shape)
+    centre = ((ys * result).sum() / result.sum(), (xs * result).sum() / result.sum())
+    assert abs(centre[0] - 13.5) <= 1 and abs(centre[1] - 13.5) <= 1
+    rows, cols = np.flatnonzero(result.max(1) > 0.1), np.flatnonzero(result.max(0) > 0.1)
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 21  # fits the 20x20 box
+    steps = preprocess.preprocess_steps(Image.fromarray(255 - x_test[0]))
+    assert steps.inverted and not steps.blank and steps.boxed.shape[0] == 20 or steps.boxed.shape[1] == 20
+
+
+def test_thin_strokes_survive_downscaling():
+    thin = synthetic.drawn_digit(synthetic.SEVEN, pen=3)
+    result = preprocess.to_mnist(thin)
+    assert (result > 0.5).sum() >= 25  # a 3 px pen at 280 px would be a 0.3 px line at 28 px without thickening
+
+
+@pytest.mark.parametrize("picture", [np.zeros((280, 280), np.uint8), np.full((100, 100), 255, np.uint8),
+                                     np.full((64, 64, 4), 0, np.uint8)], ids=["black", "white", "transparent"])
+def test_blank_pictures_get_no_digit(predictor, picture):
+    prediction = predictor.predict(picture)
+    assert prediction.digit is None and prediction.status == "no digit" and prediction.label == "no digit"
+    assert prediction.probabilities.sum() == 0
+
+
+def test_things_that_are_not_digits_are_mostly_flagged(predictor, test_digits):
+    others = predictor.predict_batch(synthetic.non_digit_images(120, seed=3))
+    flagged = np.mean([p.status != "ok" for p in others])
+    x_test, y_test = test_digits
+    digits = predictor.predict_batch(list(x_test[:300]))
+    passed = np.mean([p.status == "ok" for p in digits])
+    print(f"non-digits flagged: {100 * flagged:.1f} %, digits passed: {100 * passed:.1f} %")
+    assert flagged >= 0.6 and passed >= 0.9
+
+
+def _bomb_png() -> bytes:
+    """A valid PNG header declaring 100000 x 100000 pixels, with almost no data."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (b"this is not an image", "not an image"),
+    (b"", "empty file"),
+    (_png(np.zeros((50, 50), np.uint8))[:60], "cannot"),
+    (_bomb_png(), "too large"),
+    (np.zeros((0, 28)), "empty array"),
+    (np.full((28, 28), np.nan), "NaN"),
+    (np.zeros((2, 28, 28)), "shape"),
+    (np.full((28, 28), -5.0), "pixel values"),
+    ("no/such/file.png", "no such file"),
+    (12345, "unsupported input"),
+], ids=["text", "empty", "truncated", "bomb", "zero-size", "nan", "bad-shape", "negative", "missing-path", "number"])
+def test_bad_input_gets_one_clear_error(predictor, bad, message):
+    with pytest.raises(preprocess.InvalidImageError, match=message) as caught:
+        predictor.predict(bad)
+    assert isinstance(caught.value, ValueError)
+    assert predictor.predict(np.zeros((28, 28))).status == "no digit"  # and the predictor still works
+
+
+def test_16_bit_cmyk_and_animated_gif_are_read(predictor, test_digits):
+    x_test, y_test = test_digits
+    index = int(np.flatnonzero(y_test == 7)[0])
+    sixteen = _png(x_test[index].astype(np.uint16) * 257)
+    assert Image.open(io.BytesIO(sixteen)).mode.startswith("I")
+    assert predictor.predict(sixteen).digit == 7
+    cmyk = io.BytesIO()
+    Image.fromarray(255 - x_test[index]).convert("CMYK").save(cmyk, "JPEG")
+    assert predictor.predict(cmyk.getvalue()).digit == 7
+    other = int(np.flatnonzero(y_test == 1)[0])
+    gif = io.BytesIO()
+    frames = [Image.fromarray(x_test[index]).convert("P"), Image.fromarray(x_test[other]).convert("P")]
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    assert predictor.predict(gif.getvalue()).digit == 7  # the first frame
+
+
+def test_multi_digit_numbers_are_read(predictor, test_digits):
+    x_test, y_test = test_digits
+    rng = np.random.default_rng(5)
+    correct = 0
+    for _ in range(30):
+        number = rng.integers(0, 10, int(rng.integers(2, 5)))
+        digits = [x_test[rng.choice(np.flatnonzero(y_test == d))] for d in number]
+        reading = predictor.read_number(synthetic.compose_number(digits))
+        correct += [p.digit for p in reading.digits] == number.tolist()
+        assert len(reading.digits) == len(number)
+    print(f"numbers read exactly: {correct}/30")
+    assert correct >= 24
+
+
+def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digits):
+    pad = interface.DigitPad(predictor)
+    assert interface.BLANK_MESSAGE in pad.answer.value
+    for stroke in synthetic.FOUR:  # the mouse events the canvas would send
+        pad.pen_down(*stroke[0])
+        for point in stroke[1:]:
+            pad.pen_move(*point)
+        pad.pen_up(*stroke[-1])
+    assert len(pad.strokes) == 2 and pad.last and pad.last[0].digit == 4
+    assert "digit-answer" in pad.answer.value and ">4<" in pad.answer.value and "% confident" in pad.answer.value
+    assert pad.details.outputs  # the bar chart and the 28x28 input are shown
+    pad.clear()
+    assert interface.BLANK_MESSAGE in pad.answer.value and pad.last == []
+    pad.predict_drawing()  # Predict on an empty canvas: the friendly message, not a prediction
+    assert interface.BLANK_MESSAGE in pad.answer.value
+
+    x_test, y_test = test_digits
+    index = int(np.flatnonzero(y_test == 3)[0])
+    upload = {"name": "three.png", "type": "image/png", "size": 0, "last_modified": datetime.now(timezone.utc),
+              "content": memoryview(interface.image_bytes(x_test[index]))}
+    pad.upload.value = (upload,)
+    assert pad.last[0].digit == 3 and "three.png" in pad.answer.value
+    broken = dict(upload, name="broken.png", content=memoryview(b"not an image"))
+    pad.upload.value = (broken,)
+    assert "broken.png" in pad.answer.value and "not an image" in pad.answer.value
+    pad.several.value = True
+    number = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (4, 2)])
+    pad.upload.value = (dict(upload, name="42.png", content=memoryview(interface.image_bytes(number))),)
+    assert [p.digit for p in pad.last] == [4, 2] and ">42<" in pad.answer.value
+
+
+def test_command_line_prints_digits_and_fails_clearly(trained_model_path, test_digits, tmp_path):
+    x_test, y_test = test_digits
+    index = int(np.flatnonzero(y_test == 2)[0])
+    good = tmp_path / "two.png"
+    good.write_bytes(interface.image_bytes(x_test[index]))
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    command = [sys.executable, "-m", "digitlib", "predict", "--model", str(trained_model_path)]
+    result = subprocess.run(command + [str(good)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and f"{good}: 2 (" in result.stdout, result.stderr[-1000:]
+    result = subprocess.run(command + [str(good), str(bad)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "error: not an image" in result.stderr and "Traceback" not in result.stderr
+    number = tmp_path / "number.png"
+    number.write_bytes(interface.image_bytes(synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (1, 9)])))
+    result = subprocess.run(command + ["--number", str(number)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and f"{number}: 19" in result.stdout
+    missing = subprocess.run(command[:-1] + [str(tmp_path / "none.keras"), str(good)], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 1 and "No trained model" in missing.stderr
