@@ -57,7 +57,7 @@ def simple_convnet():
     )
 
 
-def cnn(width: int = 32, dense: int = 128, dropout: float = 0.3):
+def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
     """The project's main CNN: three conv-batchnorm-ReLU blocks at 28, 14 and 7 pixels (widths
     `width`, 2x, 4x), each followed by 2x2 max-pooling, then a batch-normalized dense layer and
     dropout. Convolutions carry no bias: batch norm's shift replaces it."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -85,9 +84,28 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
                 f"{source.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
                 f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(target)}"
             ) from None
+        tidy_notebook(target)
         print(f"      done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
         executed.append(target)
     return executed
+
+
+WIDGET_PLACEHOLDER = ("[interactive widget: open this notebook in JupyterLab (make lab) and run it, "
+                      "or serve it as a page with make app]")
+
+
+def tidy_notebook(path: Path) -> None:
+    """Drop saved widget state from an executed notebook: it is stale without a live kernel. Widget
+    outputs keep a plain-text note saying how to get the live interface."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
+                output["data"] = {"text/plain": WIDGET_PLACEHOLDER}
+    nbformat.write(notebook, path)
 
 
 def _run(args: argparse.Namespace) -> int:

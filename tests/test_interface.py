@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import interface, predict, preprocess, synthetic
+from digitlib import interface, preprocess, synthetic
 
 # Measured with this fixture's model (tests/conftest.py), 150 test digits per variation; the
 # asserted floors leave a margin for run-to-run variation of the small model.
