@@ -33,7 +33,8 @@ smoke: data ## The pipeline on the smoke parameters (about 2 min), into runs/smo
 test: data ## Set up, then the full test suite (unit tests and notebook checks)
 	$(PY) -m pytest
 
-test-browser: data ## The real-browser test of the drawing interface (installs Chromium)
+test-browser: data ## The real-browser test of the drawing interface (installs Debian's Chromium if missing)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m pytest -m browser tests/test_browser.py
 
 bench: data ## Benchmarks: our presets against the Keras recipe (long), into reports/benchmarks.md
@@ -43,7 +44,7 @@ lab: data ## Open JupyterLab on notebooks/ with the .venv kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
 app: data ## Serve the drawing interface as a standalone page (Voila)
-	$(VENV)/bin/voila notebooks/05_interface.ipynb --no-browser
+	$(VENV)/bin/voila notebooks/05_interface.ipynb --no-browser --Voila.ip=127.0.0.1
 
 clean: ## Remove runs/ and caches (keeps dataset/, models/ and .venv)
 	rm -rf runs .pytest_cache

@@ -103,7 +103,9 @@ def multiply_adds(model) -> int:
     keras = _keras()
     total = 0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
+        if hasattr(layer, "layers"):  # a nested model, such as an ensemble member
+            total += multiply_adds(layer)
+        elif isinstance(layer, keras.layers.Conv2D):
             kernel_h, kernel_w, in_channels, out_channels = layer.kernel.shape
             _, out_h, out_w, _ = layer.output.shape
             total += out_h * out_w * out_channels * kernel_h * kernel_w * in_channels

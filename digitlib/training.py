@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -202,5 +201,24 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return math.ceil(examples / batch_size)
 
 
-def clear_backup(paths: config.RunPaths, model_name: str) -> None:
-    shutil.rmtree(paths.logs / f"{model_name}-backup", ignore_errors=True)
+def has_backup(paths: config.RunPaths, model_name: str) -> bool:
+    """Whether an interrupted training of `model_name` left a backup to resume from."""
+    backup = paths.logs / f"{model_name}-backup"
+    return backup.exists() and any(backup.iterdir())
+
+
+def member_names(model_name: str, ensemble: int) -> list[str]:
+    """The saved names of an ensemble's members (just `model_name` for a single model)."""
+    return [model_name] if ensemble == 1 else [f"{model_name}-member{k + 1}" for k in range(ensemble)]
+
+
+def average_models(member_files: list[Path], name: str = "ensemble"):
+    """One Keras model whose output is the mean of the members' probabilities (saved and loaded
+    like any other model, so evaluation and the interface need not know it is an ensemble)."""
+    keras = _keras()
+    members = [keras.models.load_model(path) for path in member_files]
+    for index, member in enumerate(members):
+        member.name = f"member{index + 1}"
+    inputs = keras.Input(members[0].input_shape[1:])
+    outputs = keras.layers.Average()([member(inputs, training=False) for member in members])
+    return keras.Model(inputs, outputs, name=name)  # uncompiled: it is never trained as a whole

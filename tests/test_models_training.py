@@ -150,3 +150,24 @@ def test_a_perfectly_calibrated_model_has_near_zero_ece():
     probabilities[np.arange(20000), np.where(correct, 0, 1)] = confidence
     probabilities[np.arange(20000), np.where(correct, 1, 0)] = 1 - confidence
     assert evaluation.reliability(probabilities, labels, bins=10)["ece"] < 0.01
+
+
+def test_an_ensemble_averages_its_members_probabilities(small, tmp_path):
+    x, y, x_eval, _ = small
+    files = []
+    for seed in (0, 1):
+        config.set_seeds(seed)
+        member = models.cnn(width=4, dense=0)
+        training.compile_model(member, training.make_optimizer("adam", 3e-3, "constant", 1))
+        member.fit(x[:500], y[:500], epochs=1, batch_size=100, verbose=0)
+        files.append(tmp_path / f"member{seed}.keras")
+        member.save(files[-1])
+    ensemble = training.average_models(files, "pair")
+    ensemble.save(tmp_path / "pair.keras")
+    import keras
+
+    reloaded = keras.models.load_model(tmp_path / "pair.keras")
+    expected = np.mean([keras.models.load_model(f).predict(x_eval[:50], verbose=0) for f in files], axis=0)
+    np.testing.assert_allclose(reloaded.predict(x_eval[:50], verbose=0), expected, atol=1e-5)
+    assert training.member_names("cnn", 1) == ["cnn"] and training.member_names("cnn", 2) == ["cnn-member1", "cnn-member2"]
+    assert models.multiply_adds(ensemble) == 2 * models.multiply_adds(models.cnn(width=4, dense=0))
