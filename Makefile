@@ -44,7 +44,7 @@ lab: data ## Open JupyterLab on notebooks/ with the .venv kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
 app: data ## Serve the drawing interface as a standalone page (Voila)
-	$(VENV)/bin/voila notebooks/05_interface.ipynb --no-browser --Voila.ip=127.0.0.1
+	JUPYTER_PATH=$(CURDIR)/digitlib $(VENV)/bin/voila notebooks/05_interface.ipynb --template=offline --no-browser --Voila.ip=127.0.0.1
 
 clean: ## Remove runs/ and caches (keeps dataset/, models/ and .venv)
 	rm -rf runs .pytest_cache

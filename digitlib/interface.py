@@ -104,9 +104,17 @@ class DigitPad:
         self.clear_button.on_click(lambda _: self.clear())
         self.predict_button.on_click(lambda _: self.predict_drawing())
         self.upload.observe(self._on_upload, names="value")
-        self.clear()
-        controls = widgets.VBox([self.canvas, widgets.HBox([self.clear_button, self.predict_button]), self.several, self.upload])
-        self.widget = widgets.HBox([controls, widgets.VBox([self.answer, self.details], layout=widgets.Layout(padding="0 0 0 24px"))])
+        # Draw nothing before the browser shows the canvas: commands sent earlier are lost (Voila), and
+        # ipycanvas would then skip re-announcing which canvas later commands are for.
+        self.canvas.on_client_ready(self._paint_background)
+        self.show([], None)
+        self.details.layout = widgets.Layout(overflow="hidden")
+        controls = widgets.VBox([self.canvas, widgets.HBox([self.clear_button, self.predict_button]), self.several, self.upload],
+                                layout=widgets.Layout(min_width=f"{size + 24}px", flex="0 0 auto"))
+        answers = widgets.VBox([self.answer, self.details], layout=widgets.Layout(padding="0 0 0 24px", min_width="320px",
+                                                                                  flex="1 1 auto", overflow="hidden"))
+        self.widget = widgets.HBox([controls, answers], layout=widgets.Layout(align_items="flex-start"))
+        self.widget.add_class("digit-pad")
 
     # ------------------------------------------------------------------ drawing
     def pen_down(self, x: float, y: float) -> None:
@@ -130,8 +138,7 @@ class DigitPad:
     def _dot(self, x: float, y: float) -> None:
         self.canvas.fill_circle(x, y, self.pen / 2)
 
-    def clear(self) -> None:
-        self.strokes = []
+    def _paint_background(self) -> None:
         self.canvas.clear()
         self.canvas.fill_style = "black"
         self.canvas.fill_rect(0, 0, self.size, self.size)
@@ -139,6 +146,15 @@ class DigitPad:
         self.canvas.stroke_style = "white"
         self.canvas.line_width = self.pen
         self.canvas.line_cap = "round"
+        for stroke in self.strokes:
+            for x, y in stroke:
+                self._dot(x, y)
+            for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+                self.canvas.stroke_line(x0, y0, x1, y1)
+
+    def clear(self) -> None:
+        self.strokes = []
+        self._paint_background()
         self.show([], None)
 
     def drawing(self) -> np.ndarray:

@@ -35,18 +35,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def voila_page(trained_model_path, tmp_path_factory):
+def voila_page(request, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed: run `make test-browser`, which installs it")
     folder = tmp_path_factory.mktemp("voila")
     model = config.MODELS_DIR / "cnn.keras"
     notebook = folder / "05_interface.ipynb"
     papermill.execute_notebook(str(config.NOTEBOOKS_DIR / "05_interface.ipynb"), str(notebook), prepare_only=True,
-                               parameters={"MODEL_PATH": str(model if model.exists() else trained_model_path),
+                               parameters={"MODEL_PATH": str(model if model.exists() else request.getfixturevalue("trained_model_path")),
                                            "THRESHOLD_SAMPLES": 100})
     port = _free_port()
-    environment = dict(os.environ, JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
-    server = subprocess.Popen([sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+    environment = dict(os.environ, JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+                       JUPYTER_PATH=str(config.PROJ_ROOT / "digitlib"))  # the offline template, as `make app` uses
+    server = subprocess.Popen([sys.executable, "-m", "voila", str(notebook), "--template=offline", "--no-browser", f"--port={port}",
                                "--Voila.ip=127.0.0.1", "--VoilaConfiguration.file_allowlist=['.*']"],
                               cwd=folder, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -80,6 +81,8 @@ def test_draw_and_upload_in_a_real_browser(voila_page, tmp_path, mnist):
         page.locator(".digit-answer").first.wait_for(timeout=60_000)
         assert interface.BLANK_MESSAGE in page.locator(".digit-answer").first.inner_text()
 
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
         box = canvas.bounding_box()
         scale = box["width"] / interface.CANVAS_SIZE
         for stroke in synthetic.FOUR:  # draw a 4 with the mouse
@@ -90,12 +93,22 @@ def test_draw_and_upload_in_a_real_browser(voila_page, tmp_path, mnist):
                     page.mouse.move(box["x"] + (start[0] + t * (end[0] - start[0])) * scale,
                                     box["y"] + (start[1] + t * (end[1] - start[1])) * scale)
             page.mouse.up()
-        page.wait_for_function("() => document.querySelector('.digit-answer')?.innerText.trim() === '4'", timeout=60_000)
+        try:
+            page.wait_for_function("() => document.querySelector('.digit-answer')?.innerText.trim() === '4'", timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            raise AssertionError(f"no 4 shown; the page says: {page.locator('.digit-answer').first.inner_text()!r} "
+                                 f"(screenshot: {tmp_path / 'failure.png'})") from None
         assert "% confident" in page.locator(".digit-confidence").first.inner_text()
+        page.wait_for_function("() => [...document.querySelectorAll('.widget-output img')].some(i => i.complete && i.naturalWidth > 0)",
+                               timeout=60_000)  # the bar chart and the 28x28 input
+        page.wait_for_timeout(1000)
         config.REPORTS_DIR.mkdir(exist_ok=True)
-        page.screenshot(path=str(config.REPORTS_DIR / "interface.png"))
+        page.locator(".digit-pad").first.screenshot(path=str(config.REPORTS_DIR / "interface.png"))
 
-        page.locator("input[type=file]").first.set_input_files(str(upload))  # upload a picture
+        with page.expect_file_chooser() as chooser:  # upload a picture, as a person would
+            page.locator("button.widget-upload").first.click()
+        chooser.value.set_files(str(upload))
         page.wait_for_function("() => document.querySelector('.digit-answer')?.innerText.trim() === '7'", timeout=60_000)
         assert "seven.png" in page.inner_text("body")
         browser.close()
