@@ -190,6 +190,8 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
     parser.add_argument("--out", default=str(config.REPORTS_DIR / "benchmarks.md"))
     parser.add_argument("--model", default=str(config.MODELS_DIR / "cnn.keras"), help="model for the inference figures")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep runs already recorded under runs/bench/ (to finish an interrupted benchmark)")
     parser.add_argument("--one", nargs=2, metavar=("PRESET", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -198,12 +200,19 @@ def main() -> int:
     results = []
     for seed in range(args.seeds):
         for preset in args.presets:
+            record = PROBABILITIES_DIR / f"{preset}-{seed}.json"
+            if args.reuse and record.exists():
+                results.append(json.loads(record.read_text()))
+                print(f"[seed {seed}] {preset}: reusing {config.display_path(record)}", flush=True)
+                continue
             print(f"[seed {seed}] {preset} …", flush=True)
             run = subprocess.run([sys.executable, __file__, "--one", preset, str(seed)], capture_output=True, text=True)
             if run.returncode != 0:
                 print(run.stderr[-3000:], file=sys.stderr)
+                print("Runs finished so far are kept; rerun with --reuse to continue.", file=sys.stderr)
                 return 1
             results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+            record.write_text(json.dumps(results[-1], indent=2) + "\n")
             r = results[-1]
             print(f"    {100 * r['test_accuracy']:.2f} % in {r['train_seconds']:.0f} s "
                   f"(99.0 % after {r['seconds_to_99'] or float('nan'):.0f} s)", flush=True)

@@ -130,3 +130,15 @@ def layer_table(model):
 def describe(model) -> dict:
     """Name, parameter count and multiply-adds per image."""
     return {"model": model.name, "parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)}
+
+
+def inference_function(model) -> Callable:
+    """`model` traced once into a graph for inference on (n, 28, 28, 1) float32 batches.
+
+    On CPU a traced call answers one image in about 1 ms; calling the model eagerly takes about
+    9 ms and `model.predict` more still, because both re-enter Python for every layer or set up a
+    dataset. Large batches gain nothing from it: use `predict` for those.
+    """
+    tf = config.import_tensorflow()
+    return tf.function(lambda batch: model(batch, training=False),
+                       input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)])
