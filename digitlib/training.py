@@ -129,9 +129,10 @@ class EpochLog:
         return _EpochLog()
 
 
-def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience: int, tensorboard: bool = True) -> list:
-    """Keep the best model (lowest validation loss), stop early when it stops improving, resume after
-    an interruption, log one line per epoch.
+def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience: int | None,
+                  tensorboard: bool = True) -> list:
+    """Keep the best model (lowest validation loss), stop early when it stops improving for
+    `patience` epochs (never, with None), resume after an interruption, log one line per epoch.
 
     Resuming: Keras's BackupAndRestore saves the model, optimizer and epoch after every epoch in
     `logs/backup`; a rerun after a kill continues from there, and the CSV history is appended to.
@@ -150,9 +151,10 @@ def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience
         # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02 % and its
         # "best" epoch is mostly noise, which stopped runs halfway through the schedule.
         keras.callbacks.ModelCheckpoint(str(paths.model_file(model_name)), monitor="val_loss", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
     ]
+    if patience is not None:
+        found.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     if tensorboard:
         found.append(keras.callbacks.TensorBoard(str(paths.logs / "tensorboard" / model_name), write_graph=False, profile_batch=0))
     return found

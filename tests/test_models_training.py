@@ -99,6 +99,19 @@ def test_training_resumes_after_an_interruption(small, tmp_path, capsys):
     assert not (paths.logs / "tiny-backup").exists()  # removed after a complete run
 
 
+@pytest.mark.parametrize("patience, epochs_run", [(1, 2), (None, 4)])
+def test_early_stopping_only_when_patience_is_given(small, tmp_path, patience, epochs_run):
+    """A learning rate of zero never lowers the validation loss: patience 1 stops after two epochs,
+    while None (a cosine schedule, run to its end) trains every epoch."""
+    x, y, x_eval, y_eval = small
+    paths = config.run_paths(tmp_path).make()
+    model = models.simple_convnet()  # no batch norm, whose running statistics would move the loss
+    training.compile_model(model, training.make_optimizer("adam", 0.0, "constant", 1))
+    callbacks = training.callbacks_for(paths, "frozen", epochs=4, patience=patience, tensorboard=False)
+    model.fit(x[:500], y[:500], validation_data=(x_eval, y_eval), epochs=4, batch_size=100, verbose=0, callbacks=callbacks)
+    assert len(training.read_history(paths, "frozen")) == epochs_run
+
+
 def test_mirrored_strategy_trains_on_two_logical_cpus():
     script = textwrap.dedent(
         """
