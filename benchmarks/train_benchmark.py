@@ -78,8 +78,7 @@ def train_once(preset: str, seed: int) -> dict:
         epochs, batch_size = p["EPOCHS"], p["BATCH_SIZE"]
         (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, p["VALIDATION_SIZE"], seed=seed)
         train_images = len(x_train)
-        options = {"width": p["CNN_WIDTH"], "dropout": p["CNN_DROPOUT"]} if p["ARCHITECTURE"] == "cnn" else {}
-        model = models.build_model(p["ARCHITECTURE"], **options)
+        model = models.build_model(p["ARCHITECTURE"], width=p["CNN_WIDTH"], dropout=p["CNN_DROPOUT"])
         steps = epochs * training.steps_per_epoch(len(x_train), batch_size)
         training.compile_model(model, training.make_optimizer(p["OPTIMIZER"], p["LEARNING_RATE"], p["SCHEDULE"], steps))
         augment = training.make_augmentation(p["ROTATION"], p["SHIFT"], p["ZOOM"])

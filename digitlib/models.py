@@ -90,11 +90,16 @@ ARCHITECTURES: dict[str, Callable] = {
 }
 
 
-def build_model(name: str, **options):
-    """Build the architecture `name` (one of ARCHITECTURES) with its options."""
+def build_model(name: str, width: int | None = None, dropout: float | None = None):
+    """Build the architecture `name` (one of ARCHITECTURES). `width` and `dropout` shape the cnn
+    (notebook 03's CNN_WIDTH and CNN_DROPOUT; None keeps its defaults); the two reference
+    architectures are fixed recipes and ignore them."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[name](**options)
+    if name != "cnn":
+        return ARCHITECTURES[name]()
+    options = {key: value for key, value in {"width": width, "dropout": dropout}.items() if value is not None}
+    return cnn(**options)
 
 
 def multiply_adds(model) -> int:

@@ -29,6 +29,11 @@ def test_architectures_have_the_documented_size_and_cost():
     assert described["cnn"]["parameters"] == 165122  # width 24: 24-48-96 filters, dense 128
     assert described["cnn"]["multiply_adds"] > described["simple_convnet"]["multiply_adds"]
     assert models.build_model("cnn", width=8).output_shape[1:] == (10,)
+    # notebook 03 passes CNN_WIDTH and CNN_DROPOUT whatever the architecture; only the cnn uses them
+    narrow = models.build_model("cnn", width=8, dropout=0.45)
+    assert narrow.layers[0].filters == 8
+    assert {layer.rate for layer in narrow.layers if type(layer).__name__ == "Dropout"} == {0.45}
+    assert models.build_model("simple_convnet", width=8, dropout=0.45).count_params() == 34826
     with pytest.raises(ValueError, match="simple_convnet"):
         models.build_model("resnet")
 
