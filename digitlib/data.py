@@ -338,16 +338,24 @@ def make_dataset(
     """A `tf.data` pipeline over in-memory arrays: shuffle each epoch, batch, augment, prefetch.
 
     `augment` maps a batch of images (N, 28, 28, 1) to augmented images (for example a Keras
-    preprocessing model); it runs on whole batches, which is much faster than per image."""
+    preprocessing model); it runs on whole batches, which is much faster than per image.
+
+    The pipeline shuffles indices and gathers each batch from the arrays, so an epoch starts
+    without refilling a buffer of every image. tf.data's autotuning is switched off: on 2 CPU
+    cores it stalled the first step of every other epoch for about 4 seconds (measured with
+    60 batches of 256), and one batch prepared ahead is all training needs."""
     tf = config.import_tensorflow()
     x, y = prepare(x, y) if np.asarray(x).dtype == np.uint8 else (x, y)
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    images, labels = tf.constant(x), tf.constant(y)
+    dataset = tf.data.Dataset.range(len(x))
     if shuffle:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+    dataset = dataset.batch(batch_size).map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
     if augment is not None:
-        dataset = dataset.map(lambda images, labels: (augment(images, training=True), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.map(lambda batch, batch_labels: (augment(batch, training=True), batch_labels))
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(2).with_options(options)
 
 
 def label_counts(labels: np.ndarray) -> list[int]:

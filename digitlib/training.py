@@ -59,8 +59,13 @@ def make_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: 
     return augment
 
 
-def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = 0.1):
-    """An optimizer with a constant rate, or linear warm-up then cosine decay to 1 % over `total_steps`."""
+def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = 0.1,
+                   ema_momentum: float = 0.0):
+    """An optimizer with a constant rate, or linear warm-up then cosine decay to 1 % over `total_steps`.
+
+    With `ema_momentum` (0.999, say) the optimizer also keeps an exponential moving average of the
+    weights, which Keras copies into the model when `fit` ends: the model then holds an average
+    over roughly the last 1 / (1 - ema_momentum) steps instead of the last step's weights."""
     keras = _keras()
     if schedule == "cosine":
         warmup = int(total_steps * warmup_fraction)
@@ -71,12 +76,13 @@ def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: 
         rate = learning_rate
     else:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    averaging = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
     if name == "adam":
-        return keras.optimizers.Adam(rate)
+        return keras.optimizers.Adam(rate, **averaging)
     if name == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=1e-4)
+        return keras.optimizers.AdamW(rate, weight_decay=1e-4, **averaging)
     if name == "sgd":
-        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **averaging)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
@@ -130,9 +136,11 @@ class EpochLog:
 
 
 def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience: int | None,
-                  tensorboard: bool = True) -> list:
-    """Keep the best model (lowest validation loss), stop early when it stops improving for
-    `patience` epochs (never, with None), resume after an interruption, log one line per epoch.
+                  keep_best: bool = True, tensorboard: bool = True) -> list:
+    """Resume after an interruption, log one line per epoch, and with `keep_best` save the best
+    model (lowest validation loss) and stop early when it stops improving for `patience` epochs
+    (never, with None). Without `keep_best` nothing is saved here: the caller saves the model when
+    `fit` ends (the end of a decaying schedule, with averaged weights when the optimizer keeps them).
 
     Resuming: Keras's BackupAndRestore saves the model, optimizer and epoch after every epoch in
     `logs/backup`; a rerun after a kill continues from there, and the CSV history is appended to.
@@ -148,12 +156,14 @@ def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience
     found = [
         EpochLog.create(epochs),
         keras.callbacks.BackupAndRestore(str(backup_dir)),
-        # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02 % and its
-        # "best" epoch is mostly noise, which stopped runs halfway through the schedule.
-        keras.callbacks.ModelCheckpoint(str(paths.model_file(model_name)), monitor="val_loss", save_best_only=True),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
     ]
-    if patience is not None:
+    if keep_best:
+        # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02 % and its
+        # "best" epoch is mostly noise.
+        found.append(keras.callbacks.ModelCheckpoint(str(paths.model_file(model_name)), monitor="val_loss",
+                                                     save_best_only=True))
+    if keep_best and patience is not None:
         found.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     if tensorboard:
         found.append(keras.callbacks.TensorBoard(str(paths.logs / "tensorboard" / model_name), write_graph=False, profile_batch=0))
