@@ -183,3 +183,21 @@ def test_tf_data_pipeline_batches_shuffles_and_augments(mnist):
     assert calls == [True]  # traced once, in training mode
     # the augmentation ran: inverted images are mostly bright
     assert batches[0][0].mean() > 0.8
+
+
+def test_each_epoch_is_a_new_permutation_with_labels_kept_to_their_images(mnist):
+    (x, y), _ = mnist
+    dataset = data.make_dataset(x[:500], y[:500], batch_size=64, seed=3)
+    epochs = [list(dataset.as_numpy_iterator()) for _ in range(2)]
+    originals = {data.to_model_input(x[i : i + 1]).tobytes(): int(y[i]) for i in range(500)}
+    orders = []
+    for batches in epochs:
+        images = np.concatenate([b[0] for b in batches])
+        labels = np.concatenate([b[1] for b in batches])
+        keys = [image[np.newaxis].tobytes() for image in images]
+        assert len(set(keys)) == 500  # every image once
+        assert all(originals[key] == label for key, label in zip(keys, labels))
+        orders.append(keys)
+    assert orders[0] != orders[1]  # reshuffled between epochs
+    unshuffled = np.concatenate([b[0] for b in data.make_dataset(x[:500], y[:500], 64, shuffle=False).as_numpy_iterator()])
+    np.testing.assert_array_equal(unshuffled, data.to_model_input(x[:500]))

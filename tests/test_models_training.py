@@ -117,6 +117,35 @@ def test_early_stopping_only_when_patience_is_given(small, tmp_path, patience, e
     assert len(training.read_history(paths, "frozen")) == epochs_run
 
 
+def test_weight_averaging_lands_in_the_model_when_fit_ends(small):
+    """With EMA the model ends between its start and where plain training takes it, and still learns."""
+    x, y, x_eval, y_eval = small
+    trained = {}
+    for momentum in (0.0, 0.9):
+        config.set_seeds(0)
+        model = models.cnn(width=8, dense=32)
+        start = [np.array(w) for w in model.trainable_weights]
+        training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 1, ema_momentum=momentum))
+        model.fit(x, y, batch_size=100, epochs=2, verbose=0)
+        distance = sum(float(np.sum((np.array(w) - s) ** 2)) for w, s in zip(model.trainable_weights, start))
+        accuracy = evaluation.accuracy_and_loss(model.predict(x_eval, verbose=0), y_eval)["accuracy"]
+        trained[momentum] = distance, accuracy
+    assert trained[0.9][0] < 0.95 * trained[0.0][0]  # averaged with earlier, nearer weights (measured 0.84x)
+    assert trained[0.9][1] > 0.85 and trained[0.0][1] > 0.85
+
+
+def test_without_keep_best_the_callbacks_save_nothing(small, tmp_path):
+    """A decaying schedule is run to its end: no checkpoint picks an epoch, no early stop."""
+    x, y, x_eval, y_eval = small
+    paths = config.run_paths(tmp_path).make()
+    model = models.cnn(width=4, dense=0)
+    training.compile_model(model, training.make_optimizer("adam", 3e-3, "cosine", 30))
+    callbacks = training.callbacks_for(paths, "last", epochs=3, patience=1, keep_best=False, tensorboard=False)
+    assert not [c for c in callbacks if type(c).__name__ in ("ModelCheckpoint", "EarlyStopping")]
+    model.fit(x[:1000], y[:1000], validation_data=(x_eval, y_eval), epochs=3, batch_size=100, verbose=0, callbacks=callbacks)
+    assert len(training.read_history(paths, "last")) == 3 and not paths.model_file("last").exists()
+
+
 def test_mirrored_strategy_trains_on_two_logical_cpus():
     script = textwrap.dedent(
         """

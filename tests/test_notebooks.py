@@ -47,7 +47,8 @@ def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
     assert 0 <= metrics["expected_calibration_error"] < 0.5
     record = json.loads((out_dir / "models" / "cnn-run.json").read_text())
     assert record["parameters"]["EPOCHS"] == 1 and record["parameters"]["TRAIN_SIZE"] == 4000
-    assert record["final_metrics"]["val_accuracy"] > 0.5 and record["versions"]["tensorflow"]
+    assert record["final_metrics"]["train_accuracy"] > 0.5 and record["versions"]["tensorflow"]
+    assert record["training_images"] == 4000 and record["kept_epochs"] == {"cnn": 1}  # the default path: no hold-out
     assert (out_dir / "models" / "cnn.keras").exists()
     figures = {path.name for path in (out_dir / "reports" / "figures").glob("*.png")}
     assert {"01_samples.png", "02_comparison.png", "03_learning_curves_cnn.png", "04_confusion_matrix.png",
