@@ -37,8 +37,9 @@ test-browser: data ## The real-browser test of the drawing interface (installs D
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m pytest -m browser tests/test_browser.py
 
-bench: data ## Benchmarks: our presets against the Keras recipe (long), into reports/benchmarks.md
+bench: data ## Benchmarks: our presets against the Keras recipe, then step times (about an hour), into reports/
 	$(PY) benchmarks/train_benchmark.py
+	$(PY) benchmarks/step_benchmark.py
 
 lab: data ## Open JupyterLab on notebooks/ with the .venv kernel
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,0 +1,121 @@
+"""Where training time goes on this machine: one training step per architecture, and the pause at
+the start of an epoch with and without tf.data's autotuning. Prints a table and writes
+reports/step_benchmark.md.
+
+    python benchmarks/step_benchmark.py        # about 3 minutes on 2 cores (also run by `make bench`)
+
+The figures behind two choices in digitlib: the cnn pools before batch norm (`models.cnn`), and
+`data.make_dataset` switches autotuning off.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digitlib import config, data, models, training  # noqa: E402
+
+BATCH = 256
+
+
+def cnn_normalizing_before_pooling(width: int = 24):
+    """The cnn as it was before: conv, batch norm, ReLU, then pooling (same weights, 4x the normalized pixels)."""
+    import keras
+
+    layers = keras.layers
+    blocks = []
+    for filters in (width, 2 * width, 4 * width):
+        blocks += [layers.Conv2D(filters, 3, padding="same", use_bias=False), layers.BatchNormalization(momentum=0.9),
+                   layers.ReLU(), layers.MaxPooling2D(2)]
+    head = [layers.Flatten(), layers.Dropout(0.3), layers.Dense(128, use_bias=False), layers.BatchNormalization(momentum=0.9),
+            layers.ReLU(), layers.Dropout(0.3), layers.Dense(10, activation="softmax")]
+    return keras.Sequential([keras.Input(models.INPUT_SHAPE), *blocks, *head], name="cnn_bn_before_pool")
+
+
+def step_times(model, images, labels, steps: int) -> np.ndarray:
+    """Milliseconds per training step on one fixed batch (the model alone, no input pipeline)."""
+    tf = config.import_tensorflow()
+    training.compile_model(model, training.make_optimizer("adam", 1e-3, "constant", 1))
+    model.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)  # trace and build
+    train_step = model.make_train_function()
+    batches = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        train_step(batches)
+        times.append(1000 * (time.perf_counter() - started))
+    return np.array(times)
+
+
+def epoch_start_pauses(autotune: bool, images, labels, epochs: int) -> list[float]:
+    """Seconds from the start of each epoch to the end of its first step, through `make_dataset`
+    (augmentation on), with tf.data's autotuning on or off."""
+    tf = config.import_tensorflow()
+    import keras
+
+    dataset = data.make_dataset(images, labels, BATCH, augment=training.make_augmentation())
+    options = tf.data.Options()
+    options.autotune.enabled = autotune
+    dataset = dataset.with_options(options)
+    pauses = []
+
+    class FirstStep(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                pauses.append(time.perf_counter() - self.started)
+
+    model = models.cnn()
+    training.compile_model(model, training.make_optimizer("adam", 1e-3, "constant", 1))
+    model.fit(dataset, epochs=epochs + 1, verbose=0, callbacks=[FirstStep()])
+    return pauses[1:]  # the first epoch also traces the step
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--out", default=str(config.REPORTS_DIR / "step_benchmark.md"))
+    args = parser.parse_args()
+    tf = config.import_tensorflow()
+    (x, y), _ = data.load_mnist(fetch=False)
+    images, labels = data.prepare(x[:BATCH], y[:BATCH])
+    builders = {"cnn (pool, then batch norm)": models.cnn, "cnn, batch norm before pooling": cnn_normalizing_before_pooling,
+                "simple_convnet (Keras example)": models.simple_convnet}
+    lines = ["# Where training time goes", "",
+             f"Measured by `python benchmarks/step_benchmark.py` on {platform.machine()}, {os.cpu_count()} CPU cores, "
+             f"TensorFlow {tf.__version__}. One training step on a batch of {BATCH}, {args.steps} steps after tracing.", "",
+             "| model | multiply-adds per image | ms per step: p10 | p50 | p90 | images/s (p50) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, build in builders.items():
+        config.set_seeds(0)
+        model = build()
+        times = step_times(model, images, labels, args.steps)
+        p10, p50, p90 = np.percentile(times, [10, 50, 90])
+        lines.append(f"| {name} | {models.multiply_adds(model) / 1e6:.2f} M | {p10:.0f} | {p50:.0f} | {p90:.0f} | {1000 * BATCH / p50:,.0f} |")
+        print(lines[-1], flush=True)
+    sample_x, sample_y = x[: 60 * BATCH], y[: 60 * BATCH]
+    lines += ["", f"Pause before the first step of an epoch ({len(sample_x):,} images, 60 batches, augmentation on; "
+              f"{args.epochs} epochs after the first):", "", "| tf.data autotuning | median (s) | max (s) | epochs pausing > 1 s |",
+              "| --- | ---: | ---: | ---: |"]
+    for autotune in (True, False):
+        pauses = epoch_start_pauses(autotune, sample_x, sample_y, args.epochs)
+        lines.append(f"| {'on' if autotune else 'off (make_dataset)'} | {np.median(pauses):.2f} | {max(pauses):.2f} | "
+                     f"{sum(p > 1 for p in pauses)} of {len(pauses)} |")
+        print(lines[-1], flush=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {config.display_path(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
