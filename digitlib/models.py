@@ -39,7 +39,10 @@ def dense_baseline(hidden: int = 256, dropout: float = 0.2):
 
 
 def simple_convnet():
-    """The Keras "Simple MNIST convnet" example: two conv/pool blocks, dropout 0.5 (about 99.1 % after 15 epochs)."""
+    """The Keras "Simple MNIST convnet" example: two conv/pool blocks, dropout 0.5.
+
+    34,826 parameters, 2.4 M multiply-adds per image. Its recipe (Adam, batch 128, 15 epochs) measured
+    99.18 % mean test accuracy over 3 seeds in 270 s on 2 CPU cores (`make bench`, the baseline)."""
     keras = _keras()
     layers = keras.layers
     return keras.Sequential(
@@ -65,7 +68,12 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
     Pooling comes straight after the convolution, before batch norm and ReLU: max-pooling
     commutes with ReLU and with batch norm's increasing affine map, so the block computes nearly
     the same function, but normalizes a quarter of the pixels. On 2 CPU cores that makes a
-    training step 1.3x faster (92 ms against 120 ms per batch of 256, width 24)."""
+    training step 1.3x faster (92 ms against 120 ms per batch of 256, width 24).
+
+    Width 24: 165,122 parameters, 4.35 M multiply-adds per image. With notebook 03's default recipe
+    (all 60,000 images, 30 epochs, augmentation, cosine schedule, weight averaging) it measured
+    99.62 % mean test accuracy over 3 seeds (minimum 99.60 %) in a median 14.6 minutes of training
+    on 2 CPU cores; width 16 with the quick preset, 99.20 % in about a minute (`make bench`)."""
     keras = _keras()
     layers = keras.layers
 
