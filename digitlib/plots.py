@@ -38,7 +38,7 @@ def learning_curves(history):
     epochs = history["epoch"] + 1
     for ax, metric in zip(axes[:2], ("loss", "accuracy")):
         ax.plot(epochs, history[metric], marker="o", ms=3, label="training")
-        if f"val_{metric}" in history:
+        if history.get(f"val_{metric}") is not None and history[f"val_{metric}"].notna().any():  # empty without a hold-out
             ax.plot(epochs, history[f"val_{metric}"], marker="o", ms=3, label="validation")
         ax.set(title=metric, xlabel="epoch")
         ax.legend()
