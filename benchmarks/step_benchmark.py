@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlib import config, data, models, training  # noqa: E402
+from digitlib import augment, config, data, models, runtime, training  # noqa: E402
 
 BATCH = 256
 
@@ -42,7 +42,7 @@ def cnn_normalizing_before_pooling(width: int = 24):
 
 def step_times(model, images, labels, steps: int) -> np.ndarray:
     """Milliseconds per training step on one fixed batch (the model alone, no input pipeline)."""
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     training.compile_model(model, training.make_optimizer("adam", 1e-3, "constant", 1))
     model.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)  # trace and build
     train_step = model.make_train_function()
@@ -58,10 +58,10 @@ def step_times(model, images, labels, steps: int) -> np.ndarray:
 def epoch_start_pauses(autotune: bool, images, labels, epochs: int) -> list[float]:
     """Seconds from the start of each epoch to the end of its first step, through `make_dataset`
     (augmentation on), with tf.data's autotuning on or off."""
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     import keras
 
-    dataset = data.make_dataset(images, labels, BATCH, augment=training.make_augmentation())
+    dataset = data.make_dataset(images, labels, BATCH, augment=augment.make_augmentation())
     options = tf.data.Options()
     options.autotune.enabled = autotune
     dataset = dataset.with_options(options)
@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--out", default=str(config.REPORTS_DIR / "step_benchmark.md"))
     args = parser.parse_args()
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     (x, y), _ = data.load_mnist(fetch=False)
     images, labels = data.prepare(x[:BATCH], y[:BATCH])
     builders = {"cnn (pool, then batch norm)": models.cnn, "cnn, batch norm before pooling": cnn_normalizing_before_pooling,
@@ -97,7 +97,7 @@ def main() -> int:
              f"TensorFlow {tf.__version__}. One training step on a batch of {BATCH}, {args.steps} steps after tracing.", "",
              "| model | multiply-adds per image | ms per step: p10 | p50 | p90 | images/s (p50) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, build in builders.items():
-        config.set_seeds(0)
+        runtime.set_seeds(0)
         model = build()
         times = step_times(model, images, labels, args.steps)
         p10, p50, p90 = np.percentile(times, [10, 50, 90])

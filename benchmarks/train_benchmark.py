@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlib import config, data, pipeline, training  # noqa: E402
+from digitlib import config, data, pipeline, training  # noqa: E402, runtime
 
 PRESETS = ("baseline", "quick", "default")
 PROBABILITIES_DIR = config.RUNS_DIR / "bench"  # each run's test-set probabilities, for the ensemble row
@@ -43,12 +43,12 @@ def preset_parameters(name: str) -> dict:
 
 def train_once(preset: str, seed: int) -> dict:
     """Train one preset with one seed; report time to 99 %, final test accuracy, speed."""
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     import keras
 
     from digitlib import models
 
-    config.set_seeds(seed)
+    runtime.set_seeds(seed)
     (x_all, y_all), (x_test, y_test) = data.load_mnist(fetch=False)
     x_eval = data.to_model_input(x_test)
     timeline: list[tuple[float, float]] = []

@@ -30,18 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     data_cmd = commands.add_parser("data", help="fetch MNIST into dataset/ if missing, and verify it")
     data_cmd.add_argument("--data-dir", default=str(config.DATASET_DIR))
     data_cmd.set_defaults(handler=_data)
-    try:
-        from digitlib import pipeline
+    # Imported here, not guarded: a subcommand whose module is broken fails with its import error
+    # instead of silently disappearing from the list.
+    from digitlib import pipeline, predict
 
-        pipeline.add_command(commands)
-    except ImportError:
-        pass
-    try:
-        from digitlib import predict
-
-        predict.add_command(commands)
-    except ImportError:
-        pass
+    pipeline.add_command(commands)
+    predict.add_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

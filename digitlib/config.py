@@ -1,13 +1,9 @@
-"""The one home for paths and defaults, and the setup every notebook calls first."""
+"""The one home for paths and project-wide constants (no imports beyond the standard library)."""
 from __future__ import annotations
 
-import contextlib
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 PROJ_ROOT = Path(__file__).resolve().parents[1]
 DATASET_DIR = PROJ_ROOT / "dataset"
@@ -61,96 +57,3 @@ def display_path(path: str | os.PathLike) -> str:
         return str(path.relative_to(PROJ_ROOT))
     except ValueError:
         return str(path)
-
-
-def quiet_tensorflow_env() -> None:
-    """Ask TensorFlow for errors only (set before it is imported)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Silence the process's own stderr (file descriptor 2).
-
-    TensorFlow's C++ start-up notices (oneDNN, CUDA) are written before its log level is
-    read, so no environment variable hides them; Jupyter kernels forward them to the notebook.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no real stderr (some embedded interpreters)
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def import_tensorflow():
-    """Import TensorFlow without its start-up noise, and return the module."""
-    quiet_tensorflow_env()
-    with _stderr_silenced():
-        import tensorflow as tf  # noqa: PLC0415
-
-        # The CUDA probe runs on first device listing: keep it inside the silence too.
-        tf.config.list_physical_devices()
-    return tf
-
-
-def set_seeds(seed: int = SEED) -> None:
-    """Seed Python, NumPy and (when loaded) TensorFlow/Keras."""
-    random.seed(seed)
-    np.random.seed(seed)
-    import sys
-
-    if "keras" in sys.modules or "tensorflow" in sys.modules:
-        import keras
-
-        keras.utils.set_random_seed(seed)
-
-
-def setup_notebook(seed: int = SEED, tensorflow: bool = True) -> dict[str, str]:
-    """Common first step of every notebook: seeds, quiet TensorFlow, plot style.
-
-    Returns the library versions, which notebooks print and runs record."""
-    import matplotlib
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    versions = {"numpy": np.__version__, "matplotlib": matplotlib.__version__}
-    if tensorflow:
-        tf = import_tensorflow()
-        import keras
-
-        tf.get_logger().setLevel("ERROR")
-        versions.update(tensorflow=tf.__version__, keras=keras.__version__)
-    set_seeds(seed)
-    sns.set_theme(context="notebook", style="whitegrid")
-    plt.rcParams.update({"figure.dpi": 90, "savefig.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray"})
-    np.set_printoptions(precision=4, suppress=True)
-    return versions
-
-
-class ParameterError(ValueError):
-    """A notebook parameter is out of range; the message names it and what is allowed."""
-
-
-def check_parameter(name: str, value, *, positive: bool = False, at_least: float | None = None,
-                    at_most: float | None = None, choices=None, existing_path: bool = False) -> None:
-    """Stop a notebook in its first cells with one clear message when a parameter is wrong."""
-    if choices is not None and value not in choices:
-        raise ParameterError(f"{name} = {value!r} is not one of: {', '.join(map(str, choices))}")
-    if positive and not (isinstance(value, (int, float)) and value > 0):
-        raise ParameterError(f"{name} must be a positive number, got {value!r}")
-    if at_least is not None and not (isinstance(value, (int, float)) and value >= at_least):
-        raise ParameterError(f"{name} must be at least {at_least}, got {value!r}")
-    if at_most is not None and not (isinstance(value, (int, float)) and value <= at_most):
-        raise ParameterError(f"{name} must be at most {at_most}, got {value!r}")
-    if existing_path:
-        path = Path(value) if Path(value).is_absolute() else PROJ_ROOT / value
-        if not path.exists():
-            raise ParameterError(f"{name} = {value!r}: no such file or folder ({display_path(path)})")

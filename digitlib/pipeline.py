@@ -12,28 +12,15 @@ import os
 import time
 from pathlib import Path
 
-import yaml
-
 from digitlib import config
+from digitlib.parameters import read_params
+
 
 class NotebookFailed(RuntimeError):
     """A notebook raised an error; the message names the notebook, the cell and the error."""
 
 
 NOTEBOOKS = ("01_exploration", "02_cnn_building", "03_training", "04_evaluation", "05_interface")
-
-
-def read_params(path: str | os.PathLike | None, overrides: list[tuple[str, str]] = ()) -> dict:
-    """Parameters from a YAML file (a flat mapping) plus `-p NAME VALUE` overrides (values read as YAML)."""
-    params: dict = {}
-    if path:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a mapping of NAME: value")
-        params.update(loaded)
-    for name, value in overrides:
-        params[name] = yaml.safe_load(value)
-    return params
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
@@ -56,7 +43,9 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     rendering = out_dir == config.NOTEBOOKS_DIR.resolve()
-    params = {"OUTPUT_DIR": "" if rendering else config.display_path(out_dir), **params}
+    # A rendered run passes no OUTPUT_DIR (its default is the project's folders), so papermill adds
+    # no injected-parameters cell to the committed notebooks unless a parameter was really changed.
+    params = dict(params) if rendering else {"OUTPUT_DIR": config.display_path(out_dir), **params}
     notebooks = notebook_paths(only)
     declared_by = {path: set(papermill.inspect_notebook(str(path))) for path in notebook_paths()}
     unknown = sorted(set(params) - set().union(*declared_by.values()))
@@ -70,6 +59,8 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
         shown = ", ".join(f"{k}={v!r}" for k, v in passed.items() if k != "OUTPUT_DIR") or "defaults"
         print(f"[{index}/{len(notebooks)}] {source.stem} ({shown}) …", flush=True)
         started = time.perf_counter()
+        if rendering:
+            drop_injected_parameters(source)  # a leftover of an earlier parameterized render
         try:
             papermill.execute_notebook(
                 config.display_path(source),
@@ -78,6 +69,8 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
                 cwd=str(config.NOTEBOOKS_DIR),
                 progress_bar=False,
                 log_output=False,
+                # the kernel's own start-up warnings (plain-TCP transport on localhost) are noise here
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except papermill.PapermillExecutionError as error:
             raise NotebookFailed(
@@ -94,14 +87,34 @@ WIDGET_PLACEHOLDER = ("[interactive widget: open this notebook in JupyterLab (ma
                       "or serve it as a page with make app]")
 
 
+def drop_injected_parameters(path: Path) -> None:
+    """Remove the cell papermill injects after `parameters` (it would run again with stale values)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    kept = [cell for cell in notebook.cells if "injected-parameters" not in cell.metadata.get("tags", [])]
+    if len(kept) != len(notebook.cells):
+        notebook.cells = kept
+        nbformat.write(notebook, path)
+
+
+RUN_TIMINGS = ("start_time", "end_time", "duration")
+
+
 def tidy_notebook(path: Path) -> None:
-    """Drop saved widget state from an executed notebook: it is stale without a live kernel. Widget
-    outputs keep a plain-text note saying how to get the live interface."""
+    """Make an executed notebook diff cleanly: drop per-cell execution timestamps and durations
+    (papermill's and Jupyter's) and the run's start, end and duration, keeping cell tags and
+    papermill's record of the parameters; drop saved widget state, stale without a live kernel
+    (widget outputs keep a plain-text note saying how to get the live interface)."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata.pop("widgets", None)
+    for key in RUN_TIMINGS:
+        notebook.metadata.get("papermill", {}).pop(key, None)
     for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
         for output in cell.get("outputs", []):
             if "application/vnd.jupyter.widget-view+json" in output.get("data", {}):
                 output["data"] = {"text/plain": WIDGET_PLACEHOLDER}

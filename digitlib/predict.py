@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlib import config, models, preprocess
+from digitlib import config, models, preprocess, runtime
 
 # Chosen on data: 3000 MNIST test digits delivered through the upload path in nine ways
 # (synthetic.VARIATIONS) and 300 non-digits (synthetic.non_digit_images), with the default model.
@@ -110,11 +110,8 @@ class Predictor:
         if not path.exists():
             raise FileNotFoundError(f"No trained model at {config.display_path(path)}: train one with "
                                     f"notebooks/03_training.ipynb (or `make run`).")
-        config.import_tensorflow()
-        import keras
-
         self.model_path = path
-        self.model = keras.models.load_model(path)
+        self.model = runtime.keras().models.load_model(path)
         self._model_graph = models.inference_function(self.model)
         self._probabilities(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
 

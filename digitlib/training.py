@@ -1,100 +1,276 @@
-"""Training helpers: augmentation, optimizer and schedule, callbacks (best model, early stop,
-resume after an interruption, one log line per epoch), distribution strategy, run records."""
+"""The training recipe, in one place: `TrainConfig` holds every parameter with the full run's
+defaults, and `train(config)` runs it (data, model, optimizer and schedule, `fit` with its
+callbacks, resume after a kill, ensemble members, save, run record). Notebook 03, notebook 02,
+the benchmark, the tests and the sweeps all train through `train`.
+
+The pieces it is made of are public too: the optimizer with its schedule and weight averaging,
+the callbacks, the distribution strategy, the history reader.
+"""
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
-import platform
-import sys
+import os
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from digitlib import config
+from digitlib import augment, config, data, evaluation, models, records, runtime
+from digitlib.parameters import ParameterError, check_parameter, read_params
 
 SCHEDULES = ("cosine", "constant")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 STRATEGIES = ("auto", "default", "mirrored")
+WARMUP_FRACTION = 0.1  # of all steps: the cosine schedule's linear warm-up, whatever the run's length
+AVERAGED_FRACTION = 0.1  # the weight average reaches back over at most this share of a run's steps
 
 
-def _keras():
-    config.import_tensorflow()
-    import keras
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every parameter of the training recipe, with the defaults of the full run.
 
-    return keras
+    Notebook 03's `parameters` cell carries the same names in UPPER_CASE (papermill's interface);
+    a test checks that its defaults are these. Values are checked when the object is made, with
+    a `ParameterError` that names the parameter as the notebooks spell it."""
+
+    seed: int = config.SEED
+    model_name: str = config.DEFAULT_MODEL_NAME
+    architecture: str = "cnn"          # dense_baseline, simple_convnet or cnn (see notebook 02)
+    cnn_width: int = 24                # filters in the cnn's first block, doubled in each next block
+    cnn_dropout: float = 0.3           # dropout before and after the cnn's dense layer
+    train_size: int = 0                # 0: every training image not held out for validation
+    validation_size: int = 0           # images held out (stratified) for validation; 0 trains on all 60,000
+    epochs: int = 30
+    batch_size: int = 256
+    optimizer: str = "adam"            # adam, adamw or sgd
+    learning_rate: float = 0.004       # the peak rate
+    schedule: str = "cosine"           # cosine (warm-up, then cosine decay to 1 %) or constant
+    ema_momentum: float = 0.999        # moving average of the weights, warmed up over the first steps (0: off)
+    rotation: float = 10.0             # augmentation: max rotation in degrees
+    shift: float = 0.1                 # augmentation: max shift, share of the image
+    zoom: float = 0.1                  # augmentation: max zoom in or out
+    patience: int = 10                 # early stopping, with a constant rate and a validation set
+    strategy: str = "auto"             # tf.distribute: auto, default or mirrored
+    ensemble: int = 1                  # models trained (seeds seed, seed+1, ...) whose probabilities are averaged
+    tensorboard: bool = True           # TensorBoard logs under logs/tensorboard/
+
+    def __post_init__(self) -> None:
+        check_parameter("ARCHITECTURE", self.architecture, choices=list(models.ARCHITECTURES))
+        check_parameter("OPTIMIZER", self.optimizer, choices=OPTIMIZERS)
+        check_parameter("SCHEDULE", self.schedule, choices=SCHEDULES)
+        check_parameter("STRATEGY", self.strategy, choices=STRATEGIES)
+        for name in ("EPOCHS", "BATCH_SIZE", "ENSEMBLE", "CNN_WIDTH"):
+            check_parameter(name, getattr(self, name.lower()), positive=True)
+            if not isinstance(getattr(self, name.lower()), int):
+                raise ParameterError(f"{name} must be a whole number, got {getattr(self, name.lower())!r}")
+        check_parameter("LEARNING_RATE", self.learning_rate, positive=True)
+        check_parameter("TRAIN_SIZE", self.train_size, at_least=0)
+        check_parameter("VALIDATION_SIZE", self.validation_size, at_least=0, at_most=30000)
+        check_parameter("EMA_MOMENTUM", self.ema_momentum, at_least=0, at_most=0.9999)
+        check_parameter("CNN_DROPOUT", self.cnn_dropout, at_least=0, at_most=0.9)
+        check_parameter("ROTATION", self.rotation, at_least=0, at_most=45)
+        check_parameter("SHIFT", self.shift, at_least=0, at_most=0.5)
+        check_parameter("ZOOM", self.zoom, at_least=0, at_most=0.5)
+        check_parameter("PATIENCE", self.patience, positive=True)
+        check_parameter("SEED", self.seed, at_least=0)
+        if not str(self.model_name) or any(c in str(self.model_name) for c in "/\\"):
+            raise ParameterError(f"MODEL_NAME must be a plain file name, got {self.model_name!r}")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The parameters' names as notebooks and YAML files spell them (UPPER_CASE)."""
+        return [f.name.upper() for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, base: TrainConfig | None = None,
+                    ignore_unknown: bool = False) -> TrainConfig:
+        """A configuration from NAME: value pairs (UPPER_CASE or lower_case), over `base` or the defaults.
+
+        Unknown names are refused, naming them, unless `ignore_unknown` (a notebook's namespace)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        changes = {name.lower(): value for name, value in params.items() if name.lower() in known}
+        unknown = sorted(name for name in params if name.lower() not in known)
+        if unknown and not ignore_unknown:
+            raise ParameterError(f"unknown training parameter(s) {', '.join(unknown)}; "
+                                 f"the recipe's parameters are {', '.join(cls.names())}")
+        return dataclasses.replace(base or cls(), **changes)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike, **overrides: Any) -> TrainConfig:
+        """A configuration from a `params/*.yaml` file, with keyword overrides (`epochs=2`).
+
+        Names in the file that belong to other notebooks (01's SAMPLE_GRID, say) are skipped."""
+        return cls.from_params({**read_params(path), **overrides}, ignore_unknown=True)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some parameters changed (checked again)."""
+        return TrainConfig.from_params(changes, base=self)
+
+    def as_params(self) -> dict[str, Any]:
+        """NAME: value for every parameter, as notebooks and YAML files spell them."""
+        return {name.upper(): value for name, value in dataclasses.asdict(self).items()}
+
+    @property
+    def keeps_best_epoch(self) -> bool:
+        """A decaying schedule gains most in its last, low-rate epochs: it is run to its end and that
+        model kept. Picking a "best" epoch by validation loss (and stopping early) is for a constant
+        rate with a validation set."""
+        return self.schedule == "constant" and self.validation_size > 0
 
 
-def make_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1):
-    """Random small rotations, shifts and zooms, as a function on batches (None when all are 0).
+@dataclass
+class TrainingData:
+    """The images a configuration trains and validates on (uint8, as loaded)."""
 
-    Each image gets one random affine transform (rotation about the centre, zoom, shift), applied
-    in a single resampling pass (Keras's RandomRotation, RandomZoom and RandomTranslation layers
-    would resample three times); the empty border is filled with black, the MNIST background."""
-    if not (rotation_degrees or shift or zoom):
-        return None
-    tf = config.import_tensorflow()
-    max_angle = np.deg2rad(rotation_degrees)
-
-    def augment(images, training: bool = True):
-        if not training:
-            return images
-        images = tf.convert_to_tensor(images, tf.float32)
-        count, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
-        angle = tf.random.uniform([count], -max_angle, max_angle)
-        scale = tf.random.uniform([count], 1.0 - zoom, 1.0 + zoom)
-        shift_y = tf.random.uniform([count], -shift, shift) * tf.cast(height, tf.float32)
-        shift_x = tf.random.uniform([count], -shift, shift) * tf.cast(width, tf.float32)
-        centre_y, centre_x = (tf.cast(height, tf.float32) - 1) / 2, (tf.cast(width, tf.float32) - 1) / 2
-        # the transform maps each output pixel to the input pixel it samples: the inverse motion
-        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-        offset_x = centre_x - cos * (centre_x + shift_x) + sin * (centre_y + shift_y)
-        offset_y = centre_y - sin * (centre_x + shift_x) - cos * (centre_y + shift_y)
-        zeros = tf.zeros_like(angle)
-        transforms = tf.stack([cos, -sin, offset_x, sin, cos, offset_y, zeros, zeros], axis=1)
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=transforms, output_shape=tf.stack([height, width]), fill_value=0.0,
-            interpolation="BILINEAR", fill_mode="CONSTANT")
-
-    return augment
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
 
 
-def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = 0.1,
-                   ema_momentum: float = 0.0):
-    """An optimizer with a constant rate, or linear warm-up then cosine decay to 1 % over `total_steps`.
+@dataclass
+class TrainResult:
+    """What `train` did: where the model is, its histories, its timings and its run record."""
 
-    With `ema_momentum` (0.999, say) the optimizer also keeps an exponential moving average of the
-    weights, which Keras copies into the model when `fit` ends: the model then holds an average
-    over roughly the last 1 / (1 - ema_momentum) steps instead of the last step's weights."""
-    keras = _keras()
+    config: TrainConfig
+    model_path: Path
+    record_path: Path
+    record: dict[str, Any]
+    histories: dict[str, Any] = field(repr=False)  # member name -> DataFrame, one row per epoch
+    seconds: float = 0.0
+
+    def load_model(self) -> Any:
+        return runtime.keras().models.load_model(self.model_path)
+
+    @property
+    def saved_metrics(self) -> dict[str, float]:
+        """The saved model's own accuracy and loss (on validation when there is one)."""
+        return self.record["saved_model_metrics"]
+
+
+def split_data(recipe: TrainConfig) -> TrainingData:
+    """The training and validation images of a configuration: a stratified hold-out of
+    `validation_size`, then a stratified subset of `train_size` (seeded by `seed`)."""
+    (x_all, y_all), _ = data.load_mnist()
+    (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, recipe.validation_size, seed=recipe.seed)
+    x_train, y_train = data.subset(x_train, y_train, recipe.train_size or None, seed=recipe.seed)
+    return TrainingData(x_train, y_train, x_val, y_val)
+
+
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    return math.ceil(examples / batch_size)
+
+
+def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: int,
+                   warmup_fraction: float = WARMUP_FRACTION, ema_momentum: float = 0.0) -> Any:
+    """An optimizer with a constant rate, or a linear warm-up over `warmup_fraction` of
+    `total_steps` then cosine decay to 1 %.
+
+    With `ema_momentum` the optimizer also keeps an exponential moving average of the weights,
+    which Keras copies into the model when `fit` ends. The averaging adapts to the run (see
+    `averaging_momentum`): without that, a run of a few hundred steps at 0.999 saved weights that
+    were still mostly the untrained start."""
+    keras = runtime.keras()
     if schedule == "cosine":
         warmup = int(total_steps * warmup_fraction)
         rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate * 0.1, max(total_steps - warmup, 1), alpha=0.01, warmup_target=learning_rate, warmup_steps=warmup
-        )
+            learning_rate * 0.1, max(total_steps - warmup, 1), alpha=0.01, warmup_target=learning_rate,
+            warmup_steps=warmup)
     elif schedule == "constant":
         rate = learning_rate
     else:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     averaging = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
     if name == "adam":
-        return keras.optimizers.Adam(rate, **averaging)
-    if name == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=1e-4, **averaging)
-    if name == "sgd":
-        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **averaging)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        optimizer = keras.optimizers.Adam(rate, **averaging)
+    elif name == "adamw":
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=1e-4, **averaging)
+    elif name == "sgd":
+        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **averaging)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if ema_momentum:
+        _adapt_averaging(optimizer, total_steps)
+    return optimizer
 
 
-def compile_model(model, optimizer) -> None:
+def averaging_momentum(step: int, ema_momentum: float, total_steps: int) -> float:
+    """The momentum the weight average uses at optimizer step `step` (from 0) of `total_steps`.
+
+    min(ema_momentum, (1 + step) / (10 + step), 1 - 1 / (AVERAGED_FRACTION * total_steps)): warmed
+    up as TensorFlow's `ExponentialMovingAverage(num_updates=...)` is, so the average never reaches
+    back to the untrained start, and capped so it spans at most the last tenth of the run."""
+    return min(ema_momentum, (1 + step) / (10 + step), _momentum_cap(total_steps))
+
+
+def _momentum_cap(total_steps: int) -> float:
+    return 1.0 - 1.0 / max(1.0, AVERAGED_FRACTION * total_steps)
+
+
+def _adapt_averaging(optimizer: Any, total_steps: int) -> None:
+    """Replace the optimizer's moving-average update by `averaging_momentum`'s.
+
+    Keras's `use_ema` has a fixed momentum; its update is one method, replaced here on this
+    optimizer only, so the optimizer stays a plain Keras class that saves and loads without
+    custom objects."""
+    ops = runtime.keras().ops
+    ceiling = min(optimizer.ema_momentum, _momentum_cap(total_steps))
+
+    def update(trainable_variables: list) -> None:
+        step = ops.cast(optimizer.iterations, "float32")
+        momentum = ops.minimum(ceiling, (1.0 + step) / (10.0 + step))
+        for variable, average in zip(trainable_variables, optimizer._model_variables_moving_average):
+            if average is not None:
+                rate = ops.cast(momentum, variable.dtype)
+                average.assign(rate * average + (1.0 - rate) * variable)
+
+    optimizer._update_model_variables_moving_average = update
+
+
+def recalibrate_batch_norm(model: Any, images: np.ndarray, batch_size: int = 500, limit: int = 10000) -> None:
+    """Recompute every batch-norm layer's moving mean and variance for the model's final weights,
+    as the plain average over batches of (up to `limit`) un-augmented `images`.
+
+    During training those statistics follow the raw weights of the last few batches. They lag
+    behind fast-moving weights in a short run (a model of a few dozen steps scored at chance in
+    inference mode), and they belong to the raw weights, not to a moving average of them. The
+    same pass as stochastic weight averaging's `update_bn`."""
+    keras = runtime.keras()
+    layers = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return
+    inputs = data.to_model_input(images[:limit])
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for count, start in enumerate(range(0, len(inputs), batch_size), 1):
+            for layer in layers:  # batch k weighs 1/k: a running mean over all batches so far
+                layer.momentum = (count - 1) / count
+            model(inputs[start:start + batch_size], training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+
+
+def _all_layers(model: Any) -> list:
+    found = []
+    for layer in model.layers:
+        found += _all_layers(layer) if hasattr(layer, "layers") else [layer]
+    return found
+
+
+def compile_model(model: Any, optimizer: Any) -> None:
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def get_strategy(name: str = "auto"):
+def get_strategy(name: str = "auto") -> Any:
     """`auto`: MirroredStrategy over all GPUs when there are several, else the default strategy.
     `mirrored`: MirroredStrategy over the GPUs, or over the logical CPUs when there are no GPUs.
     `default`: no distribution."""
-    tf = config.import_tensorflow()
+    tf = runtime.import_tensorflow()
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     gpus = tf.config.list_logical_devices("GPU")
@@ -104,60 +280,60 @@ def get_strategy(name: str = "auto"):
     return tf.distribute.get_strategy()
 
 
-def current_learning_rate(optimizer) -> float:
+def build_and_compile(recipe: TrainConfig, total_steps: int, strategy: Any = None) -> Any:
+    """The configuration's model, compiled with its optimizer and schedule (inside `strategy`'s scope)."""
+    strategy = strategy or get_strategy(recipe.strategy)
+    with strategy.scope():
+        model = models.build_model(recipe.architecture, width=recipe.cnn_width, dropout=recipe.cnn_dropout)
+        compile_model(model, make_optimizer(recipe.optimizer, recipe.learning_rate, recipe.schedule, total_steps,
+                                            ema_momentum=recipe.ema_momentum))
+    return model
+
+
+def current_learning_rate(optimizer: Any) -> float:
     rate = optimizer.learning_rate
     return float(rate.numpy() if hasattr(rate, "numpy") else rate)
 
 
-class EpochLog:
-    """Keras callback factory: one readable line per epoch (and the learning rate in the history)."""
+def epoch_log(total_epochs: int) -> Any:
+    """A Keras callback that prints one readable line per epoch and puts the learning rate in the history."""
+    keras = runtime.keras()
 
-    @staticmethod
-    def create(total_epochs: int):
-        keras = _keras()
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._started = time.perf_counter()
 
-        class _EpochLog(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self._started = time.perf_counter()
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs if logs is not None else {}
+            logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+            shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items()
+                              if key != "learning_rate" and np.isscalar(value))
+            print(f"epoch {epoch + 1:>3}/{total_epochs}  {shown}  lr {logs['learning_rate']:.2e}  "
+                  f"{time.perf_counter() - self._started:.0f} s", flush=True)
 
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs if logs is not None else {}
-                logs["learning_rate"] = current_learning_rate(self.model.optimizer)
-                shown = "  ".join(
-                    f"{key} {value:.4f}" for key, value in logs.items() if key != "learning_rate" and np.isscalar(value)
-                )
-                print(
-                    f"epoch {epoch + 1:>3}/{total_epochs}  {shown}  lr {logs['learning_rate']:.2e}  "
-                    f"{time.perf_counter() - self._started:.0f} s",
-                    flush=True,
-                )
-
-        return _EpochLog()
+    return EpochLog()
 
 
 def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience: int | None,
-                  keep_best: bool = True, tensorboard: bool = True) -> list:
+                  keep_best: bool = True, tensorboard: bool = True, log_epochs: bool = True) -> list:
     """Resume after an interruption, log one line per epoch, and with `keep_best` save the best
     model (lowest validation loss) and stop early when it stops improving for `patience` epochs
     (never, with None). Without `keep_best` nothing is saved here: the caller saves the model when
     `fit` ends (the end of a decaying schedule, with averaged weights when the optimizer keeps them).
 
     Resuming: Keras's BackupAndRestore saves the model, optimizer and epoch after every epoch in
-    `logs/backup`; a rerun after a kill continues from there, and the CSV history is appended to.
-    The backup is removed when training ends normally."""
-    keras = _keras()
+    `logs/NAME-backup`; a rerun after a kill continues from there, and the CSV history is appended
+    to. The backup is removed when training ends normally."""
+    keras = runtime.keras()
     backup_dir = paths.logs / f"{model_name}-backup"
     history_csv = paths.logs / f"{model_name}-history.csv"
-    resuming = backup_dir.exists() and any(backup_dir.iterdir())
-    if resuming:
+    if has_backup(paths, model_name):
         print(f"Resuming from the backup in {config.display_path(backup_dir)}", flush=True)
     elif history_csv.exists():
         history_csv.unlink()
-    found = [
-        EpochLog.create(epochs),
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
-        keras.callbacks.CSVLogger(str(history_csv), append=True),
-    ]
+    found = [keras.callbacks.BackupAndRestore(str(backup_dir)), keras.callbacks.CSVLogger(str(history_csv), append=True)]
+    if log_epochs:
+        found.insert(0, epoch_log(epochs))
     if keep_best:
         # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02 % and its
         # "best" epoch is mostly noise.
@@ -166,54 +342,17 @@ def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience
     if keep_best and patience is not None:
         found.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     if tensorboard:
-        found.append(keras.callbacks.TensorBoard(str(paths.logs / "tensorboard" / model_name), write_graph=False, profile_batch=0))
+        found.append(keras.callbacks.TensorBoard(str(paths.logs / "tensorboard" / model_name), write_graph=False,
+                                                 profile_batch=0))
     return found
 
 
-def read_history(paths: config.RunPaths, model_name: str):
+def read_history(paths: config.RunPaths, model_name: str) -> Any:
     """The whole training history (all sessions, when resumed) as a DataFrame, one row per epoch."""
     import pandas as pd
 
     history = pd.read_csv(paths.logs / f"{model_name}-history.csv")
     return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
-
-
-def library_versions() -> dict[str, str]:
-    import keras
-    import sklearn
-    import tensorflow as tf
-
-    return {
-        "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def write_json(path: Path, record: dict) -> Path:
-    """Write JSON atomically (a temporary file renamed into place), so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".part")
-    partial.write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
-    partial.replace(path)
-    return path
-
-
-def _jsonable(value):
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return config.display_path(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def steps_per_epoch(examples: int, batch_size: int) -> int:
-    return math.ceil(examples / batch_size)
 
 
 def has_backup(paths: config.RunPaths, model_name: str) -> bool:
@@ -227,13 +366,81 @@ def member_names(model_name: str, ensemble: int) -> list[str]:
     return [model_name] if ensemble == 1 else [f"{model_name}-member{k + 1}" for k in range(ensemble)]
 
 
-def average_models(member_files: list[Path], name: str = "ensemble"):
-    """One Keras model whose output is the mean of the members' probabilities (saved and loaded
-    like any other model, so evaluation and the interface need not know it is an ensemble)."""
-    keras = _keras()
-    members = [keras.models.load_model(path) for path in member_files]
-    for index, member in enumerate(members):
-        member.name = f"member{index + 1}"
-    inputs = keras.Input(members[0].input_shape[1:])
-    outputs = keras.layers.Average()([member(inputs, training=False) for member in members])
-    return keras.Model(inputs, outputs, name=name)  # uncompiled: it is never trained as a whole
+def train(recipe: TrainConfig | None = None, paths: config.RunPaths | None = None, *,
+          callbacks: Sequence[Any] = (), verbose: bool = True) -> TrainResult:
+    """Run the training recipe and save its model and run record under `paths` (the project's
+    `models/` by default).
+
+    Trains `recipe.ensemble` models (seeds `seed`, `seed + 1`, ...), each resuming from its backup
+    when an earlier run was killed; saves each at the end of its schedule (or at its best epoch,
+    with a constant rate and a validation set) and an ensemble as one model averaging its members;
+    scores the saved model on the validation images, or on its (un-augmented) training images when
+    nothing is held out; writes `models/NAME-run.json`. `callbacks` are added to every `fit` (the
+    benchmark's clock, say); `verbose` prints one line per epoch."""
+    recipe = recipe or TrainConfig()
+    paths = (paths or config.run_paths()).make()
+    split = split_data(recipe)
+    strategy = get_strategy(recipe.strategy)
+    total_steps = recipe.epochs * steps_per_epoch(len(split.x_train), recipe.batch_size)
+    train_data = data.make_dataset(split.x_train, split.y_train, recipe.batch_size, seed=recipe.seed,
+                                   augment=augment.make_augmentation(recipe.rotation, recipe.shift, recipe.zoom))
+    val_data = data.make_dataset(split.x_val, split.y_val, 1000, shuffle=False) if len(split.x_val) else None
+    names = member_names(recipe.model_name, recipe.ensemble)
+    resume_from = next((k for k, name in enumerate(names) if has_backup(paths, name)), 0)
+    started = time.perf_counter()
+    for k, name in enumerate(names):
+        if k < resume_from:  # finished before the interruption
+            continue
+        if recipe.ensemble > 1 and verbose:
+            print(f"member {k + 1}/{recipe.ensemble} (seed {recipe.seed + k})", flush=True)
+        runtime.set_seeds(recipe.seed + k)
+        model = build_and_compile(recipe, total_steps, strategy)
+        fit_callbacks = callbacks_for(paths, name, recipe.epochs, recipe.patience if recipe.keeps_best_epoch else None,
+                                      keep_best=recipe.keeps_best_epoch, tensorboard=recipe.tensorboard,
+                                      log_epochs=verbose)
+        # shuffle=False: the tf.data pipeline already reshuffles every epoch
+        model.fit(train_data, validation_data=val_data, epochs=recipe.epochs, verbose=0, shuffle=False,
+                  callbacks=[*fit_callbacks, *callbacks])
+        if not recipe.keeps_best_epoch:  # the weights at the end of the schedule (averaged, with ema_momentum)
+            recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
+            model.save(paths.model_file(name))
+    seconds = time.perf_counter() - started
+    model_path = paths.model_file(recipe.model_name)
+    if recipe.ensemble > 1:
+        models.average_models([paths.model_file(name) for name in names], recipe.model_name).save(model_path)
+    histories = {name: read_history(paths, name) for name in names}
+    record = _run_record(recipe, split, histories, seconds, model_path)
+    record_path = records.write_json(paths.models / f"{recipe.model_name}-run.json", record)
+    return TrainResult(recipe, model_path, record_path, record, histories, seconds)
+
+
+def _run_record(recipe: TrainConfig, split: TrainingData, histories: dict[str, Any], seconds: float,
+                model_path: Path) -> dict[str, Any]:
+    """What a run used and what it gave: parameters, versions, timings, the saved model's own metrics."""
+    model = runtime.keras().models.load_model(model_path)
+    if len(split.x_val):
+        scored_on, x, y = "validation", split.x_val, split.y_val
+    else:  # nothing held out: the training images themselves, without augmentation or dropout
+        scored_on, x, y = "training images", split.x_train, split.y_train
+    saved = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x), y)
+    epochs_trained = sum(len(history) for history in histories.values())
+    last = histories[next(reversed(histories))].iloc[-1]
+    return {
+        "model_name": recipe.model_name,
+        "model_file": model_path,
+        "parameters": recipe.as_params(),
+        "architecture": models.describe(model),
+        "versions": records.library_versions(),
+        "members": list(histories),
+        "training_images": len(split.x_train),
+        "validation_images": len(split.x_val),
+        "epochs_trained": epochs_trained,
+        "kept_epochs": {name: int(history["val_loss"].idxmin()) + 1 if recipe.keeps_best_epoch else len(history)
+                        for name, history in histories.items()},
+        "training_seconds_this_session": round(seconds, 1),
+        "training_images_per_second": round(epochs_trained * len(split.x_train) / max(seconds, 1e-9), 1),
+        "saved_model_scored_on": scored_on,
+        "saved_model_metrics": {key: round(value, 5) for key, value in saved.items()},
+        # the last epoch's figures on augmented, dropped-out batches (not the saved, averaged weights)
+        "last_epoch_training_metrics": {key: round(float(last[key]), 5) for key in ("accuracy", "loss")},
+    }

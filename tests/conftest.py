@@ -22,7 +22,7 @@ def trained_model_path(mnist, tmp_path_factory):
 
     (x_train, y_train), _ = mnist
     x, y = data.subset(x_train, y_train, 20000, seed=0)
-    config.set_seeds(0)
+    runtime.set_seeds(0)
     model = models.cnn(width=16, dense=64)
     training.compile_model(model, training.make_optimizer("adam", 3e-3, "cosine", 3 * training.steps_per_epoch(len(x), 128)))
     model.fit(data.make_dataset(x, y, 128, seed=0, augment=training.make_augmentation()), epochs=3, verbose=0, shuffle=False)

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from digitlib import config, data, evaluation, models, training
+from digitlib import augment, config, data, evaluation, models, runtime, training
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_architectures_have_the_documented_size_and_cost():
 
 def test_a_tiny_cnn_learns_mnist(small):
     x, y, x_eval, y_eval = small
-    config.set_seeds(0)
+    runtime.set_seeds(0)
     model = models.cnn(width=8, dense=32)
     training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", total_steps=1))
     model.fit(x, y, batch_size=128, epochs=3, verbose=0)
@@ -61,12 +61,12 @@ def test_schedule_warms_up_then_decays():
 
 def test_augmentation_moves_ink_but_keeps_it(small):
     x = small[0][:64]
-    augment = training.make_augmentation(15, 0.1, 0.1)
+    augment = augment.make_augmentation(15, 0.1, 0.1)
     moved = augment(x, training=True).numpy()
     assert moved.shape == x.shape
     assert np.abs(moved - x).mean() > 0.02  # something moved
     assert abs(moved.sum() / x.sum() - 1) < 0.25  # but the digits are still there
-    assert training.make_augmentation(0, 0, 0) is None
+    assert augment.make_augmentation(0, 0, 0) is None
 
 
 def test_training_resumes_after_an_interruption(small, tmp_path, capsys):
@@ -84,7 +84,7 @@ def test_training_resumes_after_an_interruption(small, tmp_path, capsys):
                 raise Killed()
 
     def session(extra):
-        config.set_seeds(0)
+        runtime.set_seeds(0)
         model = models.cnn(width=4, dense=0)
         training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 1))
         callbacks = training.callbacks_for(paths, "tiny", epochs=4, patience=10, tensorboard=False) + extra
@@ -122,7 +122,7 @@ def test_weight_averaging_lands_in_the_model_when_fit_ends(small):
     x, y, x_eval, y_eval = small
     trained = {}
     for momentum in (0.0, 0.9):
-        config.set_seeds(0)
+        runtime.set_seeds(0)
         model = models.cnn(width=8, dense=32)
         start = [np.array(w) for w in model.trainable_weights]
         training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 1, ema_momentum=momentum))
@@ -151,7 +151,7 @@ def test_mirrored_strategy_trains_on_two_logical_cpus():
         """
         import json
         from digitlib import config, data, models, training
-        tf = config.import_tensorflow()
+        tf = runtime.import_tensorflow()
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         strategy = training.get_strategy("mirrored")
@@ -203,13 +203,13 @@ def test_an_ensemble_averages_its_members_probabilities(small, tmp_path):
     x, y, x_eval, _ = small
     files = []
     for seed in (0, 1):
-        config.set_seeds(seed)
+        runtime.set_seeds(seed)
         member = models.cnn(width=4, dense=0)
         training.compile_model(member, training.make_optimizer("adam", 3e-3, "constant", 1))
         member.fit(x[:500], y[:500], epochs=1, batch_size=100, verbose=0)
         files.append(tmp_path / f"member{seed}.keras")
         member.save(files[-1])
-    ensemble = training.average_models(files, "pair")
+    ensemble = models.average_models(files, "pair")
     ensemble.save(tmp_path / "pair.keras")
     import keras
 

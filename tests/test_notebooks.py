@@ -11,9 +11,9 @@ import nbformat
 import papermill
 import pytest
 
-from digitlib import config, pipeline
+from digitlib import config, parameters, pipeline
 
-SMOKE = pipeline.read_params(config.PARAMS_DIR / "smoke.yaml")
+SMOKE = parameters.read_params(config.PARAMS_DIR / "smoke.yaml")
 
 
 @pytest.fixture(scope="module")
