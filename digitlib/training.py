@@ -419,9 +419,10 @@ def _run_record(recipe: TrainConfig, split: TrainingData, histories: dict[str, A
     """What a run used and what it gave: parameters, versions, timings, the saved model's own metrics."""
     model = runtime.keras().models.load_model(model_path)
     if len(split.x_val):
-        scored_on, x, y = "validation", split.x_val, split.y_val
-    else:  # nothing held out: the training images themselves, without augmentation or dropout
-        scored_on, x, y = "training images", split.x_train, split.y_train
+        scored_on, x, y = "validation images", split.x_val, split.y_val
+    else:  # nothing held out: (up to 10,000 of) the training images, without augmentation or dropout
+        x, y = data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)
+        scored_on = f"{len(x)} training images"
     saved = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x), y)
     epochs_trained = sum(len(history) for history in histories.values())
     last = histories[next(reversed(histories))].iloc[-1]
