@@ -8,18 +8,20 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install data run smoke test test-browser bench lab app clean
+.PHONY: help install lock lint format data run smoke test test-fast test-browser bench lab app clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements.txt pyproject.toml
+# The exact versions of requirements.lock, then digitlib itself (editable, its dependencies are in the lock).
+$(INSTALLED): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -e .
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-install: $(INSTALLED) ## Create or refresh .venv from requirements.txt and the digitlib package
+install: $(INSTALLED) ## Create or refresh .venv from requirements.lock (exact versions) and the digitlib package
 
 data: $(INSTALLED) ## Fetch MNIST into dataset/ if missing, and verify it
 	@$(PY) -m digitlib data
@@ -30,12 +32,41 @@ run: data ## The full pipeline: notebooks 01-05 with default parameters, rendere
 smoke: data ## The pipeline on the smoke parameters (about 2 min), into runs/smoke/
 	$(PY) -m digitlib run --params params/smoke.yaml --out runs/smoke
 
-test: data ## Set up, then the full test suite (unit tests and notebook checks)
+test: data ## Set up, then the full test suite (unit tests, training tests and notebook runs checked by nbval)
 	$(PY) -m pytest
+
+test-fast: data ## The quick loop: unit tests only, no slow or browser tests (pytest -m "not slow and not browser")
+	$(PY) -m pytest -m "not slow and not browser"
 
 test-browser: data ## The real-browser test of the drawing interface (installs Debian's Chromium if missing)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m pytest -m browser tests/test_browser.py
+
+lint: $(INSTALLED) ## Lint, format and type checks (ruff check, ruff format --check, mypy digitlib); fails on any problem
+	@status=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
+	echo "ruff format --check ."; $(VENV)/bin/ruff format --check . || status=1; \
+	echo "mypy digitlib"; $(VENV)/bin/mypy digitlib || status=1; \
+	exit $$status
+
+format: $(INSTALLED) ## Rewrite code and notebooks: ruff check --fix (imports, upgrades), then ruff format
+	@status=0; \
+	$(VENV)/bin/ruff check --fix . || status=1; \
+	$(VENV)/bin/ruff format . || status=1; \
+	if [ $$status -ne 0 ]; then echo "make format: the problems listed above need a hand" >&2; fi; \
+	exit $$status
+
+lock: ## Refresh requirements.lock: requirements.txt resolved in a scratch venv (then make install, test, commit)
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "resolving requirements.txt in a scratch venv ($$tmp)"; \
+	$(PYTHON_SYSTEM) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/python" -m pip install --quiet -r requirements.txt; \
+	{ echo "# Exact versions that make install installs, resolved from requirements.txt by make lock: do not edit."; \
+	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable; } > "$$tmp/requirements.lock"; \
+	if grep -nE ' @ |^-e ' "$$tmp/requirements.lock"; then echo "the lock above names local paths: not written" >&2; exit 1; fi; \
+	mv "$$tmp/requirements.lock" requirements.lock; \
+	echo "requirements.lock written: now make install, make test, and commit it"
 
 bench: data ## Benchmarks: our presets against the Keras recipe, then step times (about an hour), into reports/
 	$(PY) benchmarks/train_benchmark.py
@@ -48,5 +79,5 @@ app: data ## Serve the drawing interface as a standalone page (Voila)
 	JUPYTER_PATH=$(CURDIR)/digitlib $(VENV)/bin/voila notebooks/05_interface.ipynb --template=offline --no-browser --Voila.ip=127.0.0.1
 
 clean: ## Remove runs/ and caches (keeps dataset/, models/ and .venv)
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +

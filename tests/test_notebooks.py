@@ -36,6 +36,7 @@ def _text(notebook) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
     out_dir, executed = smoke_run
     assert [path.stem for path in executed] == [path.stem for path in pipeline.notebook_paths()]
@@ -63,6 +64,7 @@ def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
     assert comparison["val accuracy"].between(0.5, 1.0).all(), comparison  # one epoch on 2,000 images
 
 
+@pytest.mark.slow
 def test_executed_notebooks_pass_nbval(smoke_run):
     _, executed = smoke_run
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
@@ -72,6 +74,7 @@ def test_executed_notebooks_pass_nbval(smoke_run):
     assert re.search(r"\d+ passed", result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, value, message", [
     ("EPOCHS", -1, "EPOCHS must be a positive number"),
     ("ARCHITECTURE", "resnet9000", "ARCHITECTURE = 'resnet9000' is not one of"),
@@ -84,6 +87,7 @@ def test_bad_parameters_fail_in_the_first_cells_with_one_message(tmp_path, name,
     assert caught.value.cell_index <= 4  # title, parameters, injected parameters, setup
 
 
+@pytest.mark.slow
 def test_evaluation_without_a_model_says_to_run_training_first(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError) as caught:
         papermill.execute_notebook(str(config.NOTEBOOKS_DIR / "04_evaluation.ipynb"), str(tmp_path / "out.ipynb"),

@@ -1,0 +1,283 @@
+"""Parameter sweeps: a grid of training configurations x seeds, run as Dask tasks, collected in
+one tidy table.
+
+    python -m digitlib sweep params/sweeps/NAME.yaml                      # a LocalCluster on this machine
+    python -m digitlib sweep params/sweeps/NAME.yaml --scheduler tcp://HOST:8786   # an existing cluster
+
+A sweep file names what every run shares (`base`), what varies (`variants`, named changes made
+one at a time; `grid`, every combination of the values listed) and the `seeds`. Every run trains
+through `training.train` in a fresh Python process, so one run's TensorFlow state cannot leak into
+the next, and adds one row to `reports/sweeps/NAME.csv` as soon as it finishes: the parameters,
+the seed, validation metrics, test metrics only when the file says `test_metrics: true` (final
+figures of finished recipes, never for choosing), the training time, library versions and the
+status. Rerunning the command skips the runs already in the table; a failed run is recorded with
+its error and the others go on.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitlib import config
+from digitlib.parameters import ParameterError, read_params
+
+SWEEPS_DIR = config.PARAMS_DIR / "sweeps"
+TABLES_DIR = config.REPORTS_DIR / "sweeps"
+RUNS_DIR = config.RUNS_DIR / "sweeps"
+FILE_KEYS = {"description", "base", "variants", "grid", "seeds", "test_metrics"}
+LEADING_COLUMNS = ["run", "variant", "seed", "status", "val_accuracy", "val_loss", "test_accuracy", "test_loss",
+                   "train_seconds", "epochs_trained", "training_images", "validation_images"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training of a sweep: a variant's parameters with one seed."""
+
+    name: str
+    variant: str
+    seed: int
+    params: dict[str, Any] = field(hash=False)
+    test_metrics: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of every parameter: a run whose file entry changed is not "finished"."""
+        text = json.dumps({**self.params, "TEST_METRICS": self.test_metrics}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def load_sweep(path: str | os.PathLike) -> list[Run]:
+    """The runs a sweep file asks for, in order: variants x grid combinations x seeds."""
+    spec = read_params(path)
+    unknown = sorted(set(spec) - FILE_KEYS)
+    if unknown:
+        raise ParameterError(f"{path}: unknown key(s) {', '.join(unknown)}; a sweep file has {', '.join(sorted(FILE_KEYS))}")
+    base = dict(spec.get("base") or {})
+    variants = dict(spec.get("variants") or {"base": {}})
+    grid = dict(spec.get("grid") or {})
+    seeds = spec.get("seeds", [config.SEED])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ParameterError(f"{path}: seeds must be a list of whole numbers, got {seeds!r}")
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ParameterError(f"{path}: grid {name} must be a list of values, got {values!r}")
+    test_metrics = bool(spec.get("test_metrics", False))
+    runs = []
+    for variant, changes in variants.items():
+        for combination in itertools.product(*grid.values()):
+            chosen = dict(zip(grid, combination))
+            label = "-".join([str(variant)] + [f"{k.lower()}{v}" for k, v in chosen.items()])
+            for seed in seeds:
+                params = {**base, **(changes or {}), **chosen, "SEED": seed}
+                runs.append(Run(f"{label}-seed{seed}", label, seed, params, test_metrics))
+    if not test_metrics:
+        held_out = [run.name for run in runs if not run.params.get("VALIDATION_SIZE")]
+        if held_out:  # the protocol: without test metrics, validation is all a sweep can be scored on
+            raise ParameterError(f"{path}: runs {', '.join(held_out[:3])} hold out no validation images; "
+                                 f"set VALIDATION_SIZE in base (choices are made on validation, not on the test set)")
+    return runs
+
+
+def run_in_fresh_process(run: Run, threads: int, runs_dir: str) -> dict[str, Any]:
+    """Train one run in a new Python process and return its row (status "failed" with the error
+    when it fails). This is the task each Dask worker executes."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "digitlib.sweep", "--one", json.dumps(run.params), "--threads", str(threads),
+               "--run-dir", str(Path(runs_dir) / f"{run.name}-{run.fingerprint}")]  # resumes a killed run's backup
+    if run.test_metrics:
+        command.append("--test-metrics")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=config.PROJ_ROOT)
+    row: dict[str, Any] = {"run": run.name, "variant": run.variant, "seed": run.seed, "fingerprint": run.fingerprint}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines:
+        row.update(json.loads(lines[-1]), status="ok", error="")
+    else:
+        error = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        row.update(status="failed", error=error[:500], train_seconds=round(time.perf_counter() - started, 1))
+    return {**row, **{name: _cell(value) for name, value in run.params.items()}}
+
+
+def _cell(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
+
+
+def train_one(params: dict[str, Any], run_dir: Path, test_metrics: bool) -> dict[str, Any]:
+    """One run, in this process: train through the recipe, score on validation (and, when the sweep
+    allows it, on the test set)."""
+    from digitlib import data, evaluation, records, training
+
+    recipe = training.TrainConfig.from_params(params).replace(tensorboard=False, model_name="model")
+    result = training.train(recipe, config.run_paths(run_dir), verbose=False)
+    row: dict[str, Any] = {
+        "train_seconds": round(result.seconds, 1),
+        "epochs_trained": result.record["epochs_trained"],
+        "training_images": result.record["training_images"],
+        "validation_images": result.record["validation_images"],
+    }
+    if result.record["validation_images"]:
+        row.update({f"val_{key}": value for key, value in result.saved_metrics.items()})
+    if test_metrics:
+        _, (x_test, y_test) = data.load_mnist(fetch=False)
+        scores = evaluation.accuracy_and_loss(evaluation.predict_probabilities(result.load_model(), x_test), y_test)
+        row.update({f"test_{key}": round(value, 5) for key, value in scores.items()})
+    versions = records.library_versions()
+    row.update({f"version_{name}": versions[name] for name in ("tensorflow", "keras", "numpy", "python")})
+    return row
+
+
+def read_table(path: Path) -> Any:
+    """A sweep's table so far (an empty DataFrame when it has no rows yet)."""
+    import pandas as pd
+
+    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+
+
+def write_table(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write the table whole, through a temporary file, so a kill never leaves half a table."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    # every table has the same leading columns: empty test metrics say "not measured", not "missing"
+    columns = LEADING_COLUMNS + sorted(c for c in table if c not in LEADING_COLUMNS)
+    table = table.reindex(columns=columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".csv.part")
+    table.to_csv(partial, index=False)
+    partial.replace(path)
+
+
+def start_client(scheduler: str | None, workers: int) -> Any:
+    """A Dask client: of the cluster at `scheduler`, or of a LocalCluster of `workers` one-thread workers.
+
+    Each run is a subprocess that does the real work, so a worker only needs one thread to wait on it."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster)
+
+
+def sweep(path: str | os.PathLike, *, scheduler: str | None = None, workers: int | None = None,
+          table: Path | None = None, runs_dir: Path | None = None) -> Path:
+    """Run every unfinished run of the sweep file `path` and return the table's path.
+
+    `workers` runs at a time (default: the LocalCluster default, see `DEFAULT_WORKERS`); each run's
+    TensorFlow gets this machine's cores divided among them."""
+    path = Path(path)
+    runs = load_sweep(path)
+    table = table or TABLES_DIR / f"{path.stem}.csv"
+    runs_dir = runs_dir or RUNS_DIR / path.stem
+    existing = read_table(table)
+    finished = {}
+    if len(existing):
+        for row in existing.to_dict("records"):
+            if row.get("status") == "ok":
+                finished[(row["run"], row.get("fingerprint"))] = row
+    rows = [finished[(run.name, run.fingerprint)] for run in runs if (run.name, run.fingerprint) in finished]
+    todo = [run for run in runs if (run.name, run.fingerprint) not in finished]
+    for row in rows:
+        print(f"[skip] {row['run']}: finished earlier ({_scores(row)})", flush=True)
+    print(f"{path.stem}: {len(runs)} runs, {len(rows)} finished earlier, {len(todo)} to run -> {config.display_path(table)}",
+          flush=True)
+    if not todo:
+        write_table(rows, table)
+        return table
+    workers = workers or DEFAULT_WORKERS
+    threads = max(1, (os.cpu_count() or 1) // workers) if not scheduler else 0
+    from dask.distributed import as_completed
+
+    client = start_client(scheduler, workers)
+    try:
+        started = time.perf_counter()
+        futures = [client.submit(run_in_fresh_process, run, threads, str(runs_dir), key=f"{path.stem}-{run.name}",
+                                 pure=False) for run in todo]
+        names = {future.key: run.name for future, run in zip(futures, todo)}
+        for count, future in enumerate(as_completed(futures), 1):
+            try:
+                row = future.result()
+            except Exception as error:  # the worker itself died: record it, go on
+                row = {"run": names[future.key], "status": "failed", "error": f"{type(error).__name__}: {error}"[:500]}
+            rows.append(row)
+            write_table(rows, table)
+            left = len(todo) - count
+            elapsed = time.perf_counter() - started
+            eta = f", about {elapsed / count * left / 60:.1f} min left" if left else ""
+            print(f"[{count}/{len(todo)}] {row['run']}: {_scores(row)}; {left} left{eta}", flush=True)
+    finally:
+        client.close()
+        if not scheduler and client.cluster is not None:
+            client.cluster.close()
+    return table
+
+
+def _scores(row: dict[str, Any]) -> str:
+    if row.get("status") != "ok":
+        return f"FAILED ({row.get('error', '')})"
+    shown = [f"validation {100 * row['val_accuracy']:.2f} %"] if _present(row.get("val_accuracy")) else []
+    if _present(row.get("test_accuracy")):
+        shown.append(f"test {100 * row['test_accuracy']:.2f} %")
+    return ", ".join(shown + [f"{row.get('train_seconds', 0):.0f} s"])
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value == value  # NaN from a CSV is absent
+
+
+# Measured on 2 cores (CONTRIBUTING.md: how to re-measure): one run at a time with both cores
+# finished a grid sooner than two one-core runs side by side.
+DEFAULT_WORKERS = 1
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    table = sweep(args.file, scheduler=args.scheduler, workers=args.workers,
+                  table=Path(args.table) if args.table else None)
+    rows = read_table(table)
+    failed = int((rows["status"] != "ok").sum()) if len(rows) else 0
+    print(f"table: {config.display_path(table)} ({len(rows)} runs, {failed} failed)")
+    return 1 if failed else 0
+
+
+def add_command(commands: Any) -> None:
+    command = commands.add_parser("sweep", help="run a grid of training parameters x seeds on Dask",
+                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("file", help="a sweep file, e.g. params/sweeps/smoke.yaml")
+    command.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://HOST:8786")
+    command.add_argument("--workers", type=int, help="runs at a time on the local cluster")
+    command.add_argument("--table", help="where the table goes (default reports/sweeps/NAME.csv)")
+    command.set_defaults(handler=_sweep_command)
+
+
+def _main_one(argv: list[str]) -> int:
+    """`python -m digitlib.sweep --one PARAMS_JSON ...`: one run, its row as the last line of stdout."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--one", required=True)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--test-metrics", action="store_true")
+    args = parser.parse_args(argv)
+    from digitlib import runtime
+
+    tf = runtime.import_tensorflow()
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    row = train_one(json.loads(args.one), Path(args.run_dir), args.test_metrics)
+    print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main_one(sys.argv[1:]))
