@@ -7,6 +7,7 @@ reports/step_benchmark.md.
 The figures behind two choices in digitlib: the cnn pools before batch norm (`models.cnn`), and
 `data.make_dataset` switches autotuning off.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,21 @@ def cnn_normalizing_before_pooling(width: int = 24):
     layers = keras.layers
     blocks = []
     for filters in (width, 2 * width, 4 * width):
-        blocks += [layers.Conv2D(filters, 3, padding="same", use_bias=False), layers.BatchNormalization(momentum=0.9),
-                   layers.ReLU(), layers.MaxPooling2D(2)]
-    head = [layers.Flatten(), layers.Dropout(0.3), layers.Dense(128, use_bias=False), layers.BatchNormalization(momentum=0.9),
-            layers.ReLU(), layers.Dropout(0.3), layers.Dense(10, activation="softmax")]
+        blocks += [
+            layers.Conv2D(filters, 3, padding="same", use_bias=False),
+            layers.BatchNormalization(momentum=0.9),
+            layers.ReLU(),
+            layers.MaxPooling2D(2),
+        ]
+    head = [
+        layers.Flatten(),
+        layers.Dropout(0.3),
+        layers.Dense(128, use_bias=False),
+        layers.BatchNormalization(momentum=0.9),
+        layers.ReLU(),
+        layers.Dropout(0.3),
+        layers.Dense(10, activation="softmax"),
+    ]
     return keras.Sequential([keras.Input(models.INPUT_SHAPE), *blocks, *head], name="cnn_bn_before_pool")
 
 
@@ -90,27 +102,45 @@ def main() -> int:
     tf = runtime.import_tensorflow()
     (x, y), _ = data.load_mnist(fetch=False)
     images, labels = data.prepare(x[:BATCH], y[:BATCH])
-    builders = {"cnn (pool, then batch norm)": models.cnn, "cnn, batch norm before pooling": cnn_normalizing_before_pooling,
-                "simple_convnet (Keras example)": models.simple_convnet}
-    lines = ["# Where training time goes", "",
-             f"Measured by `python benchmarks/step_benchmark.py` on {platform.machine()}, {os.cpu_count()} CPU cores, "
-             f"TensorFlow {tf.__version__}. One training step on a batch of {BATCH}, {args.steps} steps after tracing.", "",
-             "| model | multiply-adds per image | ms per step: p10 | p50 | p90 | images/s (p50) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    builders = {
+        "cnn (pool, then batch norm)": models.cnn,
+        "cnn, batch norm before pooling": cnn_normalizing_before_pooling,
+        "simple_convnet (Keras example)": models.simple_convnet,
+    }
+    lines = [
+        "# Where training time goes",
+        "",
+        f"Measured by `python benchmarks/step_benchmark.py` on {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"TensorFlow {tf.__version__}. One training step on a batch of {BATCH}, {args.steps} steps after tracing.",
+        "",
+        "| model | multiply-adds per image | ms per step: p10 | p50 | p90 | images/s (p50) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, build in builders.items():
         runtime.set_seeds(0)
         model = build()
         times = step_times(model, images, labels, args.steps)
         p10, p50, p90 = np.percentile(times, [10, 50, 90])
-        lines.append(f"| {name} | {models.multiply_adds(model) / 1e6:.2f} M | {p10:.0f} | {p50:.0f} | {p90:.0f} | {1000 * BATCH / p50:,.0f} |")
+        lines.append(
+            f"| {name} | {models.multiply_adds(model) / 1e6:.2f} M | "
+            f"{p10:.0f} | {p50:.0f} | {p90:.0f} | {1000 * BATCH / p50:,.0f} |"
+        )
         print(lines[-1], flush=True)
     sample_x, sample_y = x[: 60 * BATCH], y[: 60 * BATCH]
-    lines += ["", f"Pause before the first step of an epoch ({len(sample_x):,} images, 60 batches, augmentation on; "
-              f"{args.epochs} epochs after the first):", "", "| tf.data autotuning | median (s) | max (s) | epochs pausing > 1 s |",
-              "| --- | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        f"Pause before the first step of an epoch ({len(sample_x):,} images, 60 batches, augmentation on; "
+        f"{args.epochs} epochs after the first):",
+        "",
+        "| tf.data autotuning | median (s) | max (s) | epochs pausing > 1 s |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for autotune in (True, False):
         pauses = epoch_start_pauses(autotune, sample_x, sample_y, args.epochs)
-        lines.append(f"| {'on' if autotune else 'off (make_dataset)'} | {np.median(pauses):.2f} | {max(pauses):.2f} | "
-                     f"{sum(p > 1 for p in pauses)} of {len(pauses)} |")
+        lines.append(
+            f"| {'on' if autotune else 'off (make_dataset)'} | {np.median(pauses):.2f} | {max(pauses):.2f} | "
+            f"{sum(p > 1 for p in pauses)} of {len(pauses)} |"
+        )
         print(lines[-1], flush=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {config.display_path(args.out)}")

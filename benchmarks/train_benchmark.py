@@ -11,6 +11,7 @@ Each training run is a separate process, so its peak memory is its own. Wall tim
 in `fit` only: the per-epoch test evaluation used to find "time to 99.0 %" is timed and subtracted,
 and the saving and bookkeeping after `fit` are left out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,11 @@ PROBABILITIES_DIR = config.RUNS_DIR / "bench"  # each run's test-set probabiliti
 
 def preset_config(name: str, seed: int) -> training.TrainConfig:
     """The recipe notebook 03 trains: its defaults ("default"), or a preset's file (params/NAME.yaml)."""
-    recipe = training.TrainConfig() if name == "default" else training.TrainConfig.from_yaml(config.PARAMS_DIR / f"{name}.yaml")
+    recipe = (
+        training.TrainConfig()
+        if name == "default"
+        else training.TrainConfig.from_yaml(config.PARAMS_DIR / f"{name}.yaml")
+    )
     return recipe.replace(seed=seed, model_name=name, tensorboard=False)
 
 
@@ -70,8 +75,15 @@ def train_once(preset: str, seed: int) -> dict:
         model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
         x_train, y_train = data.prepare(x_all, y_all, one_hot_labels=True)
         train_images = int(len(x_train) * 0.9)
-        model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=0,
-                  callbacks=[TestAccuracy()])
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_split=0.1,
+            verbose=0,
+            callbacks=[TestAccuracy()],
+        )
         probabilities = model.predict(x_eval, batch_size=1000, verbose=0)
     else:  # the project's recipe, through the one function that trains it
         recipe = preset_config(preset, seed)
@@ -88,9 +100,14 @@ def train_once(preset: str, seed: int) -> dict:
     wall = timeline[-1][0]
     reached = next((t for t, accuracy in timeline if accuracy >= 0.99), None)
     return {
-        "preset": preset, "seed": seed, "epochs": epochs, "train_seconds": wall,
-        "seconds_to_99": reached, "test_accuracy": float((probabilities.argmax(1) == y_test).mean()),
-        "images_per_second": epochs * train_images / wall, "seconds_per_epoch": wall / epochs,
+        "preset": preset,
+        "seed": seed,
+        "epochs": epochs,
+        "train_seconds": wall,
+        "seconds_to_99": reached,
+        "test_accuracy": float((probabilities.argmax(1) == y_test).mean()),
+        "images_per_second": epochs * train_images / wall,
+        "seconds_per_epoch": wall / epochs,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "tensorflow": tf.__version__,
     }
@@ -115,9 +132,13 @@ def inference_figures(model_path: Path) -> dict:
         predictor.predict(picture)
         latencies.append(1000 * (time.perf_counter() - started))
     speed = evaluation.throughput(predictor.model, x_test, batch_size=1000)
-    return {"load_seconds_median": float(np.median(loads)), "picture_p50_ms": float(np.percentile(latencies[20:], 50)),
-            "picture_p99_ms": float(np.percentile(latencies[20:], 99)), "batch_images_per_second": speed["images_per_second"],
-            "model": config.display_path(model_path)}
+    return {
+        "load_seconds_median": float(np.median(loads)),
+        "picture_p50_ms": float(np.percentile(latencies[20:], 50)),
+        "picture_p99_ms": float(np.percentile(latencies[20:], 99)),
+        "batch_images_per_second": speed["images_per_second"],
+        "model": config.display_path(model_path),
+    }
 
 
 def _median(rows: list[dict], key: str):
@@ -135,7 +156,11 @@ def _spread(rows: list[dict], key: str, scale: float = 1.0, digits: int = 1) -> 
 
 
 def report(results: list[dict], inference: dict | None, seeds: int) -> str:
-    by_preset = {name: [r for r in results if r["preset"] == name] for name in PRESETS if any(r["preset"] == name for r in results)}
+    by_preset = {
+        name: [r for r in results if r["preset"] == name]
+        for name in PRESETS
+        if any(r["preset"] == name for r in results)
+    }
     base = by_preset.get("baseline")
     lines = [
         "# Benchmarks: accuracy per CPU minute",
@@ -145,15 +170,18 @@ def report(results: list[dict], inference: dict | None, seeds: int) -> str:
         "each run in its own process. Medians, with (min–max) over the seeds. Wall time is training only "
         "(the per-epoch test evaluation that finds the time to 99.0 % is excluded).",
         "",
-        "| preset | epochs | train time (s) | time to 99.0 % test (s) | test accuracy (%) | mean / min accuracy (%) | train images/s | s/epoch | peak memory (MB) |",
+        "| preset | epochs | train time (s) | time to 99.0 % test (s) | test accuracy "
+        "(%) | mean / min accuracy (%) | train images/s | s/epoch | peak memory (MB) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, rows in by_preset.items():
         accuracies = [100 * r["test_accuracy"] for r in rows]
         lines.append(
-            f"| {name} | {rows[0]['epochs']} | {_spread(rows, 'train_seconds', digits=0)} | {_spread(rows, 'seconds_to_99', digits=0)} | "
+            f"| {name} | {rows[0]['epochs']} | {_spread(rows, 'train_seconds', digits=0)} "
+            f"| {_spread(rows, 'seconds_to_99', digits=0)} | "
             f"{_spread(rows, 'test_accuracy', 100, 2)} | {np.mean(accuracies):.2f} / {min(accuracies):.2f} | "
-            f"{_spread(rows, 'images_per_second', digits=0)} | {_spread(rows, 'seconds_per_epoch')} | {_spread(rows, 'peak_memory_mb', digits=0)} |"
+            f"{_spread(rows, 'images_per_second', digits=0)} | "
+            f"{_spread(rows, 'seconds_per_epoch')} | {_spread(rows, 'peak_memory_mb', digits=0)} |"
         )
     defaults = by_preset.get("default", [])
     if len(defaults) > 1:
@@ -161,24 +189,42 @@ def report(results: list[dict], inference: dict | None, seeds: int) -> str:
         averaged = np.mean([np.load(PROBABILITIES_DIR / f"default-{r['seed']}.npy") for r in defaults], axis=0)
         accuracy = 100 * float((averaged.argmax(1) == y_test).mean())
         seconds = sum(r["train_seconds"] for r in defaults)
-        lines.append(f"| ensemble of the {len(defaults)} default runs (`ENSEMBLE={len(defaults)}`) | {len(defaults)} x {defaults[0]['epochs']} | "
-                     f"{seconds:.0f} | | {accuracy:.2f} | | | | |")
+        lines.append(
+            f"| ensemble of the {len(defaults)} default runs (`ENSEMBLE={len(defaults)}`) "
+            f"| {len(defaults)} x {defaults[0]['epochs']} | "
+            f"{seconds:.0f} | | {accuracy:.2f} | | | | |"
+        )
     if base:
-        lines += ["", "Ratios against the baseline (medians, same machine, same run):", "",
-                  "| preset | time to 99.0 % | train time | test error | images/s |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "",
+            "Ratios against the baseline (medians, same machine, same run):",
+            "",
+            "| preset | time to 99.0 % | train time | test error | images/s |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
         for name, rows in by_preset.items():
             if name == "baseline":
                 continue
-            def ratio(key, transform=lambda v: v):
+
+            def ratio(key, transform=lambda v: v, rows=rows):
                 ours, theirs = _median(rows, key), _median(base, key)
                 return f"{transform(ours) / transform(theirs):.2f}x" if ours is not None and theirs else "n/a"
-            lines.append(f"| {name} | {ratio('seconds_to_99')} | {ratio('train_seconds')} | "
-                         f"{ratio('test_accuracy', lambda v: 1 - v)} | {ratio('images_per_second')} |")
+
+            lines.append(
+                f"| {name} | {ratio('seconds_to_99')} | {ratio('train_seconds')} | "
+                f"{ratio('test_accuracy', lambda v: 1 - v)} | {ratio('images_per_second')} |"
+            )
     if inference:
-        lines += ["", f"## Inference ({inference['model']})", "",
-                  f"- Loading the full dataset from `dataset/` (IDX, SHA-256 checked): {1000 * inference['load_seconds_median']:.0f} ms (median of 5)",
-                  f"- One picture (PNG bytes) through preprocess + predict: p50 {inference['picture_p50_ms']:.1f} ms, p99 {inference['picture_p99_ms']:.1f} ms",
-                  f"- Batch inference on the 10,000 test images: {inference['batch_images_per_second']:,.0f} images/s"]
+        lines += [
+            "",
+            f"## Inference ({inference['model']})",
+            "",
+            f"- Loading the full dataset from `dataset/` (IDX, SHA-256 checked): "
+            f"{1000 * inference['load_seconds_median']:.0f} ms (median of 5)",
+            f"- One picture (PNG bytes) through preprocess + predict: p50 "
+            f"{inference['picture_p50_ms']:.1f} ms, p99 {inference['picture_p99_ms']:.1f} ms",
+            f"- Batch inference on the 10,000 test images: {inference['batch_images_per_second']:,.0f} images/s",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -188,8 +234,11 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
     parser.add_argument("--out", default=str(config.REPORTS_DIR / "benchmarks.md"))
     parser.add_argument("--model", default=str(config.MODELS_DIR / "cnn.keras"), help="model for the inference figures")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep runs already recorded under runs/bench/ (to finish an interrupted benchmark)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep runs already recorded under runs/bench/ (to finish an interrupted benchmark)",
+    )
     parser.add_argument("--one", nargs=2, metavar=("PRESET", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -212,12 +261,17 @@ def main() -> int:
             results.append(json.loads(run.stdout.strip().splitlines()[-1]))
             record.write_text(json.dumps(results[-1], indent=2) + "\n")
             r = results[-1]
-            print(f"    {100 * r['test_accuracy']:.2f} % in {r['train_seconds']:.0f} s "
-                  f"(99.0 % after {r['seconds_to_99'] or float('nan'):.0f} s)", flush=True)
+            print(
+                f"    {100 * r['test_accuracy']:.2f} % in {r['train_seconds']:.0f} s "
+                f"(99.0 % after {r['seconds_to_99'] or float('nan'):.0f} s)",
+                flush=True,
+            )
     inference = inference_figures(Path(args.model)) if Path(args.model).exists() else None
     text = report(results, inference, args.seeds)
     Path(args.out).write_text(text)
-    (Path(args.out).with_suffix(".json")).write_text(json.dumps({"runs": results, "inference": inference}, indent=2) + "\n")
+    (Path(args.out).with_suffix(".json")).write_text(
+        json.dumps({"runs": results, "inference": inference}, indent=2) + "\n"
+    )
     print(text)
     return 0
 

@@ -1,4 +1,5 @@
 """Command line: `python -m digitlib data | run | sweep | predict`."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Augmentation: small random rotations, shifts and zooms of whole batches, in one resampling pass."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,7 +37,12 @@ def make_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: 
         zeros = tf.zeros_like(angle)
         transforms = tf.stack([cos, -sin, offset_x, sin, cos, offset_y, zeros, zeros], axis=1)
         return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=transforms, output_shape=tf.stack([height, width]), fill_value=0.0,
-            interpolation="BILINEAR", fill_mode="CONSTANT")
+            images=images,
+            transforms=transforms,
+            output_shape=tf.stack([height, width]),
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="CONSTANT",
+        )
 
     return augment

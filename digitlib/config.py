@@ -1,4 +1,5 @@
 """The one home for paths and project-wide constants (no imports beyond the standard library)."""
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,7 @@ class RunPaths:
     def model_file(self, name: str = DEFAULT_MODEL_NAME) -> Path:
         return self.models / f"{name}.keras"
 
-    def make(self) -> "RunPaths":
+    def make(self) -> RunPaths:
         for folder in (self.models, self.reports, self.figures, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         return self

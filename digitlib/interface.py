@@ -3,39 +3,23 @@
 `DigitPad(predictor).widget` is the whole interface: a canvas to draw on (prediction when the pen
 lifts), Clear, an upload control for one or several image files, and the answer: the digit large,
 its confidence, the ten probabilities, the 28x28 image the model saw, and each digit of a
-multi-digit drawing. The strokes are kept in Python and rasterized with Pillow, so predictions
-do not wait on the browser sending pixels back, and tests can drive the callbacks directly.
+multi-digit drawing. The strokes are kept in Python and rasterized with Pillow
+(`preprocess.strokes_to_image`), so predictions do not wait on the browser sending pixels back,
+and tests can drive the callbacks directly.
 """
+
 from __future__ import annotations
 
 import html
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from digitlib import plots
 from digitlib.predict import Prediction, Predictor
-from digitlib.preprocess import InvalidImageError
+from digitlib.preprocess import CANVAS_SIZE, PEN_WIDTH, InvalidImageError, strokes_to_image
 
-CANVAS_SIZE = 280
-PEN_WIDTH = 20  # at 280 px, about 2 px after the 10x reduction: as thick as MNIST strokes
 BLANK_MESSAGE = "Draw a digit in the box (or upload a picture)"
-
-
-def strokes_to_image(strokes: list[list[tuple[float, float]]], size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.ndarray:
-    """Rasterize pen strokes (lists of (x, y) points) to a uint8 image, white ink on black."""
-    canvas = Image.new("L", (size, size), 0)
-    draw = ImageDraw.Draw(canvas)
-    for stroke in strokes:
-        if len(stroke) == 1:
-            x, y = stroke[0]
-            draw.ellipse([x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2], fill=255)
-        else:
-            draw.line(stroke, fill=255, width=pen, joint="curve")
-            for x, y in (stroke[0], stroke[-1]):  # round caps
-                draw.ellipse([x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2], fill=255)
-    return np.asarray(canvas)
 
 
 def answer_html(prediction: Prediction | None, title: str = "") -> str:
@@ -44,10 +28,17 @@ def answer_html(prediction: Prediction | None, title: str = "") -> str:
     if prediction is None or prediction.digit is None:
         return f"{heading}<div class='digit-answer' style='font-size:20px;padding:12px 0'>{BLANK_MESSAGE}</div>"
     colour = "#b36b00" if prediction.status == "uncertain" else "#1a7f37"
-    note = ("<div style='color:#b36b00'>Not sure: " + html.escape("; ".join(prediction.reasons)) + "</div>"
-            if prediction.status == "uncertain" else "")
-    return (f"{heading}<div class='digit-answer' style='font-size:72px;line-height:1;color:{colour}'>{prediction.digit}</div>"
-            f"<div class='digit-confidence' style='font-size:18px'>{100 * prediction.confidence:.1f} % confident</div>{note}")
+    note = (
+        "<div style='color:#b36b00'>Not sure: " + html.escape("; ".join(prediction.reasons)) + "</div>"
+        if prediction.status == "uncertain"
+        else ""
+    )
+    return (
+        f"{heading}<div class='digit-answer' "
+        f"style='font-size:72px;line-height:1;color:{colour}'>{prediction.digit}</div>"
+        f"<div class='digit-confidence' "
+        f"style='font-size:18px'>{100 * prediction.confidence:.1f} % confident</div>{note}"
+    )
 
 
 def prediction_figure(predictions: list[Prediction], titles: list[str] | None = None, columns: int = 7):
@@ -58,17 +49,28 @@ def prediction_figure(predictions: list[Prediction], titles: list[str] | None = 
     count = max(1, len(predictions))
     columns = min(columns, count)
     rows = -(-count // columns)
-    fig, axes = plt.subplots(2 * rows, columns, figsize=(2.3 * columns, 4.2 * rows), squeeze=False,
-                             gridspec_kw={"height_ratios": [1.15, 1] * rows})
+    fig, axes = plt.subplots(
+        2 * rows,
+        columns,
+        figsize=(2.3 * columns, 4.2 * rows),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1.15, 1] * rows},
+    )
     for ax in axes.flat:
         ax.set_visible(False)
     for index, prediction in enumerate(predictions):
-        image_ax, bars_ax = axes[2 * (index // columns), index % columns], axes[2 * (index // columns) + 1, index % columns]
+        image_ax, bars_ax = (
+            axes[2 * (index // columns), index % columns],
+            axes[2 * (index // columns) + 1, index % columns],
+        )
         image_ax.set_visible(True)
         bars_ax.set_visible(True)
         image_ax.imshow(prediction.model_input, cmap="gray", vmin=0, vmax=1)
-        image_ax.set_title((titles[index] + "\n" if titles else "") + prediction.label, fontsize=9,
-                           color="#b36b00" if prediction.status != "ok" else "black")
+        image_ax.set_title(
+            (titles[index] + "\n" if titles else "") + prediction.label,
+            fontsize=9,
+            color="#b36b00" if prediction.status != "ok" else "black",
+        )
         image_ax.axis("off")
         plots.probability_bars(prediction.probabilities, ax=bars_ax, highlight=prediction.digit)
         bars_ax.set_xlabel("")
@@ -87,8 +89,11 @@ class DigitPad:
         self.predictor, self.size, self.pen = predictor, size, pen
         self.strokes: list[list[tuple[float, float]]] = []
         self._drawing = False
-        self.canvas = Canvas(width=size, height=size, layout=widgets.Layout(width=f"{size}px", height=f"{size}px",
-                                                                             border="2px solid #888"))
+        self.canvas = Canvas(
+            width=size,
+            height=size,
+            layout=widgets.Layout(width=f"{size}px", height=f"{size}px", border="2px solid #888"),
+        )
         self.clear_button = widgets.Button(description="Clear", icon="eraser")
         self.predict_button = widgets.Button(description="Predict", icon="check", button_style="primary")
         self.several = widgets.Checkbox(value=False, description="several digits (e.g. 42)", indent=False)
@@ -109,10 +114,14 @@ class DigitPad:
         self.canvas.on_client_ready(self._paint_background)
         self.show([], None)
         self.details.layout = widgets.Layout(overflow="hidden")
-        controls = widgets.VBox([self.canvas, widgets.HBox([self.clear_button, self.predict_button]), self.several, self.upload],
-                                layout=widgets.Layout(min_width=f"{size + 24}px", flex="0 0 auto"))
-        answers = widgets.VBox([self.answer, self.details], layout=widgets.Layout(padding="0 0 0 24px", min_width="320px",
-                                                                                  flex="1 1 auto", overflow="hidden"))
+        controls = widgets.VBox(
+            [self.canvas, widgets.HBox([self.clear_button, self.predict_button]), self.several, self.upload],
+            layout=widgets.Layout(min_width=f"{size + 24}px", flex="0 0 auto"),
+        )
+        answers = widgets.VBox(
+            [self.answer, self.details],
+            layout=widgets.Layout(padding="0 0 0 24px", min_width="320px", flex="1 1 auto", overflow="hidden"),
+        )
         self.widget = widgets.HBox([controls, answers], layout=widgets.Layout(align_items="flex-start"))
         self.widget.add_class("digit-pad")
 
@@ -178,7 +187,9 @@ class DigitPad:
             else:
                 predictions = [self.predictor.predict(image)]
         except InvalidImageError as error:
-            self.answer.value = f"<div style='color:#b00020;font-size:16px'>{html.escape(title)}: {html.escape(str(error))}</div>"
+            self.answer.value = (
+                f"<div style='color:#b00020;font-size:16px'>{html.escape(title)}: {html.escape(str(error))}</div>"
+            )
             self.details.outputs = ()
             return []
         self.show(predictions, title)
@@ -197,9 +208,12 @@ class DigitPad:
             self.answer.value = answer_html(readable[0], title or "")
         else:
             text = "".join(str(p.digit) if p.status == "ok" else "?" for p in readable)
-            self.answer.value = (f"<div style='color:#666'>{html.escape(title or '')}</div><div class='digit-answer' "
-                                 f"style='font-size:64px;line-height:1'>{text}</div><div class='digit-confidence'>"
-                                 + ", ".join(p.label for p in readable) + "</div>")
+            self.answer.value = (
+                f"<div style='color:#666'>{html.escape(title or '')}</div><div class='digit-answer' "
+                f"style='font-size:64px;line-height:1'>{text}</div><div class='digit-confidence'>"
+                + ", ".join(p.label for p in readable)
+                + "</div>"
+            )
         # A PNG appended to the Output widget shows in JupyterLab and Voila alike, and needs no
         # kernel-side output capture (so tests can check it).
         from IPython.display import Image as DisplayImage
@@ -210,10 +224,3 @@ class DigitPad:
         plt.close(fig)
         self.details.outputs = ()
         self.details.append_display_data(DisplayImage(buffer.getvalue()))
-
-
-def image_bytes(array: np.ndarray, format: str = "PNG") -> bytes:
-    """Encode a uint8 array as an image file's bytes (as an upload would deliver it)."""
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format=format)
-    return buffer.getvalue()

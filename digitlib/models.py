@@ -3,10 +3,12 @@
 Every builder returns an uncompiled Keras model taking (28, 28, 1) float images in [0, 1] and
 giving ten softmax probabilities. `build_model(name)` picks one by name; `ARCHITECTURES` lists them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from digitlib import config, runtime
 
@@ -16,9 +18,9 @@ INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 BN_MOMENTUM = 0.9
 
 
-
 def dense_baseline(hidden: int = 256, dropout: float = 0.2):
-    """A multilayer perceptron: what a model without convolutions reaches (about 98 %)."""
+    """A multilayer perceptron: the reference for what a model without convolutions reaches
+    (notebook 02 compares it with the convnets; reports/02_architectures.csv)."""
     keras = runtime.keras()
     layers = keras.layers
     return keras.Sequential(
@@ -36,8 +38,8 @@ def dense_baseline(hidden: int = 256, dropout: float = 0.2):
 def simple_convnet():
     """The Keras "Simple MNIST convnet" example: two conv/pool blocks, dropout 0.5.
 
-    34,826 parameters, 2.4 M multiply-adds per image. Its recipe (Adam, batch 128, 15 epochs) measured
-    99.18 % mean test accuracy over 3 seeds in 270 s on 2 CPU cores (`make bench`, the baseline)."""
+    34,826 parameters, 2.4 M multiply-adds per image. With its recipe (Adam, batch 128, 15 epochs)
+    it is the baseline `make bench` measures the main CNN against (reports/benchmarks.md)."""
     keras = runtime.keras()
     layers = keras.layers
     return keras.Sequential(
@@ -62,13 +64,12 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
 
     Pooling comes straight after the convolution, before batch norm and ReLU: max-pooling
     commutes with ReLU and with batch norm's increasing affine map, so the block computes nearly
-    the same function, but normalizes a quarter of the pixels. On 2 CPU cores that makes a
-    training step 1.3x faster (92 ms against 120 ms per batch of 256, width 24).
+    the same function, but normalizes a quarter of the pixels, so a training step is cheaper
+    (reports/step_benchmark.md has the timing).
 
-    Width 24: 165,122 parameters, 4.35 M multiply-adds per image. With notebook 03's default recipe
-    (all 60,000 images, 30 epochs, augmentation, cosine schedule, weight averaging) it measured
-    99.62 % mean test accuracy over 3 seeds (minimum 99.60 %) in a median 14.6 minutes of training
-    on 2 CPU cores; width 16 with the quick preset, 99.20 % in about a minute (`make bench`)."""
+    Width 24: 165,122 parameters, 4.35 M multiply-adds per image. Its accuracy and training time
+    with notebook 03's default recipe (all 60,000 images, augmentation, cosine schedule, weight
+    averaging), and width 16 with the quick preset, are in reports/benchmarks.md (`make bench`)."""
     keras = runtime.keras()
     layers = keras.layers
 
@@ -82,11 +83,21 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
 
     head = [layers.Flatten(), layers.Dropout(dropout)]
     if dense:
-        head += [layers.Dense(dense, use_bias=False), layers.BatchNormalization(momentum=BN_MOMENTUM), layers.ReLU(),
-                 layers.Dropout(dropout)]
+        head += [
+            layers.Dense(dense, use_bias=False),
+            layers.BatchNormalization(momentum=BN_MOMENTUM),
+            layers.ReLU(),
+            layers.Dropout(dropout),
+        ]
     return keras.Sequential(
-        [keras.Input(INPUT_SHAPE), *conv_block(width), *conv_block(2 * width), *conv_block(4 * width), *head,
-         layers.Dense(config.NUM_CLASSES, activation="softmax")],
+        [
+            keras.Input(INPUT_SHAPE),
+            *conv_block(width),
+            *conv_block(2 * width),
+            *conv_block(4 * width),
+            *head,
+            layers.Dense(config.NUM_CLASSES, activation="softmax"),
+        ],
         name=f"cnn_w{width}",
     )
 
@@ -106,8 +117,8 @@ def build_model(name: str, width: int | None = None, dropout: float | None = Non
         raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
     if name != "cnn":
         return ARCHITECTURES[name]()
-    options = {key: value for key, value in {"width": width, "dropout": dropout}.items() if value is not None}
-    return cnn(**options)
+    options: dict[str, Any] = {"width": width, "dropout": dropout}
+    return cnn(**{key: value for key, value in options.items() if value is not None})
 
 
 def multiply_adds(model) -> int:
@@ -133,8 +144,12 @@ def layer_table(model):
     import pandas as pd
 
     rows = [
-        {"layer": layer.name, "type": type(layer).__name__, "output shape": str(tuple(layer.output.shape[1:])),
-         "parameters": int(layer.count_params())}
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output shape": str(tuple(layer.output.shape[1:])),
+            "parameters": int(layer.count_params()),
+        }
         for layer in model.layers
     ]
     return pd.DataFrame(rows).set_index("layer")
@@ -160,10 +175,12 @@ def average_models(member_files: list[Path], name: str = "ensemble"):
 def inference_function(model) -> Callable:
     """`model` traced once into a graph for inference on (n, 28, 28, 1) float32 batches.
 
-    On CPU a traced call answers one image in about 1 ms; calling the model eagerly takes about
-    9 ms and `model.predict` more still, because both re-enter Python for every layer or set up a
-    dataset. Large batches gain nothing from it: use `predict` for those.
+    A traced call answers one image much faster than calling the model eagerly or through
+    `model.predict`, because those re-enter Python for every layer or set up a dataset on each
+    call (notebook 04 and reports/benchmarks.md measure the latency). Large batches gain nothing
+    from it: use `predict` for those.
     """
     tf = runtime.import_tensorflow()
-    return tf.function(lambda batch: model(batch, training=False),
-                       input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)])
+    return tf.function(
+        lambda batch: model(batch, training=False), input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)]
+    )

@@ -1,4 +1,5 @@
 """The setup cell every notebook runs first: seeds, quiet TensorFlow, plot style."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Parameters from the outside world: YAML files and `-p NAME VALUE` overrides, and the checks
 that stop a run in its first cells with one clear message when a value is wrong."""
+
 from __future__ import annotations
 
 import os
@@ -14,9 +15,16 @@ class ParameterError(ValueError):
     """A parameter is out of range; the message names it and what is allowed."""
 
 
-def check_parameter(name: str, value: Any, *, positive: bool = False, at_least: float | None = None,
-                    at_most: float | None = None, choices: Iterable[Any] | None = None,
-                    existing_path: bool = False) -> None:
+def check_parameter(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    choices: Iterable[Any] | None = None,
+    existing_path: bool = False,
+) -> None:
     """Raise ParameterError naming `name`, the bad value and what is allowed."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if choices is not None and value not in list(choices):

@@ -5,6 +5,7 @@ With `--params FILE.yaml` or `-p NAME VALUE`, the executed notebooks, the model 
 go to a run folder (`runs/<name>/`) and the rendered notebooks are left alone, unless `--out
 notebooks` asks for them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,11 @@ NOTEBOOKS = ("01_exploration", "02_cnn_building", "03_training", "04_evaluation"
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
     """The pipeline's notebooks in order, optionally only those whose names start with one of `only`."""
-    found = [config.NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOKS if (config.NOTEBOOKS_DIR / f"{name}.ipynb").exists()]
+    found = [
+        config.NOTEBOOKS_DIR / f"{name}.ipynb"
+        for name in NOTEBOOKS
+        if (config.NOTEBOOKS_DIR / f"{name}.ipynb").exists()
+    ]
     if only:
         found = [path for path in found if any(path.stem.startswith(prefix) for prefix in only)]
         if not found:
@@ -83,8 +88,9 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
     return executed
 
 
-WIDGET_PLACEHOLDER = ("[interactive widget: open this notebook in JupyterLab (make lab) and run it, "
-                      "or serve it as a page with make app]")
+WIDGET_PLACEHOLDER = (
+    "[interactive widget: open this notebook in JupyterLab (make lab) and run it, or serve it as a page with make app]"
+)
 
 
 def drop_injected_parameters(path: Path) -> None:
@@ -135,13 +141,20 @@ def _run(args: argparse.Namespace) -> int:
         out_dir = config.PROJ_ROOT / out_dir
     started = time.perf_counter()
     run_notebooks(params, out_dir, args.only)
-    print(f"Pipeline finished in {(time.perf_counter() - started) / 60:.1f} min; notebooks in {config.display_path(out_dir)}/")
+    print(
+        f"Pipeline finished in {(time.perf_counter() - started) / 60:.1f} "
+        f"min; notebooks in {config.display_path(out_dir)}/"
+    )
     return 0
 
 
 def add_command(commands) -> None:
-    run = commands.add_parser("run", help="run the notebooks headless with papermill", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = commands.add_parser(
+        "run",
+        help="run the notebooks headless with papermill",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--params", help="a YAML file of parameters (see params/)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set one parameter")
     run.add_argument("--out", help="where executed notebooks (and, outside notebooks/, models and reports) go")

@@ -1,12 +1,20 @@
 """The figures the notebooks show, and `save_fig` to keep them under reports/."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from digitlib import config
+
+if TYPE_CHECKING:  # only for the annotation: plots draws what preprocess computed
+    from digitlib.preprocess import Steps
 
 
 def save_fig(fig, name: str, folder: Path = config.FIGURES_DIR) -> Path:
@@ -17,11 +25,15 @@ def save_fig(fig, name: str, folder: Path = config.FIGURES_DIR) -> Path:
     return path
 
 
-def digit_grid(images: np.ndarray, titles: list[str] | None = None, columns: int = 10, size: float = 1.1, title_colors=None):
+def digit_grid(
+    images: np.ndarray, titles: list[str] | None = None, columns: int = 10, size: float = 1.1, title_colors=None
+):
     """A grid of 28x28 digits with optional titles (colored, for example red for mistakes)."""
     images = np.asarray(images).squeeze(-1) if np.asarray(images).ndim == 4 else np.asarray(images)
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * (1.25 if titles else 1.0)), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * size, rows * size * (1.25 if titles else 1.0)), squeeze=False
+    )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < len(images):
@@ -38,7 +50,9 @@ def learning_curves(history):
     epochs = history["epoch"] + 1
     for ax, metric in zip(axes[:2], ("loss", "accuracy")):
         ax.plot(epochs, history[metric], marker="o", ms=3, label="training")
-        if history.get(f"val_{metric}") is not None and history[f"val_{metric}"].notna().any():  # empty without a hold-out
+        if (
+            history.get(f"val_{metric}") is not None and history[f"val_{metric}"].notna().any()
+        ):  # empty without a hold-out
             ax.plot(epochs, history[f"val_{metric}"], marker="o", ms=3, label="validation")
         ax.set(title=metric, xlabel="epoch")
         ax.legend()
@@ -59,7 +73,15 @@ def confusion_heatmaps(counts: np.ndarray, normalized: np.ndarray):
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.6))
     sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=axes[0], square=True)
     off_diagonal = np.where(np.eye(len(normalized), dtype=bool), np.nan, normalized * 100)
-    sns.heatmap(off_diagonal, annot=True, fmt=".1f", cmap="Reds", cbar_kws={"label": "% of the true digit"}, ax=axes[1], square=True)
+    sns.heatmap(
+        off_diagonal,
+        annot=True,
+        fmt=".1f",
+        cmap="Reds",
+        cbar_kws={"label": "% of the true digit"},
+        ax=axes[1],
+        square=True,
+    )
     axes[0].set(title="counts", xlabel="predicted", ylabel="true")
     axes[1].set(title="row-normalized mistakes (%), diagonal hidden", xlabel="predicted", ylabel="true")
     fig.tight_layout()
@@ -73,7 +95,13 @@ def reliability_diagram(bins: dict):
     width = bins["edges"][1] - bins["edges"][0]
     ax.bar(centers, np.nan_to_num(bins["accuracy"]), width=width * 0.9, edgecolor="black", label="accuracy")
     ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-    ax.set(xlabel="confidence", ylabel="accuracy", title=f"reliability (ECE = {100 * bins['ece']:.2f} %)", xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="confidence",
+        ylabel="accuracy",
+        title=f"reliability (ECE = {100 * bins['ece']:.2f} %)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(loc="upper left")
     ax_counts.bar(centers, bins["counts"], width=width * 0.9, color="tab:gray")
     ax_counts.set(xlabel="confidence", ylabel="images", yscale="log", title="images per confidence bin")
@@ -91,3 +119,72 @@ def probability_bars(probabilities: np.ndarray, ax=None, highlight: int | None =
     ax.bar(range(len(probabilities)), probabilities, color=colors)
     ax.set(xticks=range(len(probabilities)), ylim=(0, 1), xlabel="digit", ylabel="probability")
     return ax
+
+
+def embedding_scatter(ax: Axes, points: np.ndarray, labels: np.ndarray, title: str) -> Axes:
+    """Points of a 2-D embedding (N, 2) coloured by digit, each class's median labelled on top."""
+    for digit in range(config.NUM_CLASSES):
+        chosen = labels == digit
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=4, alpha=0.6, label=str(digit), color=plt.cm.tab10(digit))
+        # the median, not the mean: a few far-flung points would drag a mean off the cluster
+        ax.annotate(
+            str(digit),
+            np.median(points[chosen], axis=0),
+            fontsize=15,
+            weight="bold",
+            ha="center",
+            bbox=dict(boxstyle="round", fc="white", alpha=0.8),
+        )
+    ax.set(title=title, xticks=[], yticks=[])
+    return ax
+
+
+def embedding_panels(panels: Sequence[tuple[np.ndarray, np.ndarray, str]]) -> Figure:
+    """One `embedding_scatter` per (points, labels, title), side by side, with one legend."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 6), squeeze=False)
+    for ax, (points, labels, title) in zip(axes[0], panels, strict=True):
+        embedding_scatter(ax, points, labels, title)
+    axes[0, -1].legend(markerscale=4, loc="center left", bbox_to_anchor=(1, 0.5))
+    return fig
+
+
+def confused_pairs_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    pairs: Sequence[tuple[int, int, int]],
+    per_pair: int = 6,
+) -> Figure:
+    """For each (true, predicted, count) pair, one row of up to `per_pair` images of `true`
+    read as `predicted`."""
+    rows = max(1, len(pairs))
+    fig, axes = plt.subplots(rows, per_pair, figsize=(7 / 6 * per_pair, 1.25 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, (true, predicted, _) in enumerate(pairs):
+        chosen = np.flatnonzero((labels == true) & (predictions == predicted))[:per_pair]
+        for ax, index in zip(axes[row], chosen, strict=False):  # a pair may have fewer images
+            ax.imshow(images[index], cmap="gray")
+        axes[row, 0].set_title(f"{true} read as {predicted}", fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def preprocessing_stages(pictures: Mapping[str, Steps]) -> Figure:
+    """One row per named picture: its preprocessing stages from the picture as given to the
+    28x28 input the model sees (see `preprocess.Steps`)."""
+    fig, axes = plt.subplots(len(pictures), 5, figsize=(12, 2.6 * len(pictures)), squeeze=False)
+    for row, (name, steps) in zip(axes, pictures.items(), strict=True):
+        stages = [
+            (steps.grey, f"{name}: as given"),
+            (steps.ink, "ink, white on black" + (" (inverted)" if steps.inverted else "")),
+            (steps.cropped, "cropped to the ink"),
+            (steps.boxed, "fitted in 20x20"),
+            (steps.result, "centred in 28x28"),
+        ]
+        for ax, (image, title) in zip(row, stages, strict=True):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -11,6 +11,7 @@ thresholds"):
   than `MAX_PARTS` pieces. The prediction is still returned, flagged, so an interface can say
   "not sure".
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ from digitlib import config, models, preprocess, runtime
 # Chosen on data: 3000 MNIST test digits delivered through the upload path in nine ways
 # (synthetic.VARIATIONS) and 300 non-digits (synthetic.non_digit_images), with the default model.
 # Of the grid tried (UNCERTAIN_BELOW 0.8/0.85/0.9, MAX_PARTS 3/4, MAX_INK_SHARE 0.30/0.35), this one
-# flags 2.3 % of digits (1.6 % of the correctly read ones, 67 % of the misread ones) and 67 % of
-# the non-digits. Notebook 05 ("Choosing the thresholds") re-measures this on every run.
+# flags few of the correctly read digits but most of the misread ones and most of the non-digits.
+# Notebook 05 ("Choosing the thresholds") measures those shares again on every run and records
+# them in reports/05_interface.json.
 UNCERTAIN_BELOW = 0.90
 MIN_INK_SHARE = 0.025
 MAX_INK_SHARE = 0.30
@@ -38,11 +40,11 @@ MAX_PARTS = 4
 class Prediction:
     """What the model thinks of one picture."""
 
-    digit: int | None                   # None when there is no digit to read
-    confidence: float                   # the top probability (0 when there is no digit)
-    probabilities: np.ndarray           # all ten, summing to 1 (zeros when there is no digit)
-    model_input: np.ndarray             # the 28x28 image the model saw
-    status: str = "ok"                  # "ok", "uncertain" or "no digit"
+    digit: int | None  # None when there is no digit to read
+    confidence: float  # the top probability (0 when there is no digit)
+    probabilities: np.ndarray  # all ten, summing to 1 (zeros when there is no digit)
+    model_input: np.ndarray  # the 28x28 image the model saw
+    status: str = "ok"  # "ok", "uncertain" or "no digit"
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -91,13 +93,41 @@ def judge(probabilities: np.ndarray, model_input: np.ndarray) -> tuple[str, list
         reasons.append(f"top probability {100 * confidence:.0f} % is below {100 * UNCERTAIN_BELOW:.0f} %")
     shape = shape_measures(model_input)
     if not MIN_INK_SHARE <= shape["ink_share"] <= MAX_INK_SHARE:
-        reasons.append(f"ink covers {100 * shape['ink_share']:.0f} % of the field, unlike digits "
-                       f"({100 * MIN_INK_SHARE:.1f}-{100 * MAX_INK_SHARE:.0f} %)")
+        reasons.append(
+            f"ink covers {100 * shape['ink_share']:.0f} % of the field, unlike digits "
+            f"({100 * MIN_INK_SHARE:.1f}-{100 * MAX_INK_SHARE:.0f} %)"
+        )
     if shape["holes"] > MAX_HOLES:
         reasons.append(f"{shape['holes']} enclosed holes (digits have at most {MAX_HOLES})")
     if shape["parts"] > MAX_PARTS:
         reasons.append(f"{shape['parts']} separate pieces (digits have at most {MAX_PARTS})")
     return ("uncertain" if reasons else "ok"), reasons
+
+
+def thresholds() -> dict[str, float]:
+    """The uncertainty rule's thresholds as they stand, for a run's record."""
+    return {
+        "MIN_INK_PIXELS": preprocess.MIN_INK_PIXELS,
+        "UNCERTAIN_BELOW": UNCERTAIN_BELOW,
+        "MIN_INK_SHARE": MIN_INK_SHARE,
+        "MAX_INK_SHARE": MAX_INK_SHARE,
+        "MAX_HOLES": MAX_HOLES,
+        "MAX_PARTS": MAX_PARTS,
+    }
+
+
+def flagged_shares(predictions: list[Prediction], labels: np.ndarray | None = None) -> dict[str, float | None]:
+    """How the rule treated `predictions`: the share flagged ("uncertain" or "no digit"); with
+    the true `labels`, also the accuracy and the shares flagged among right and wrong answers
+    (None where there are none)."""
+    flagged = np.array([p.status != "ok" for p in predictions], bool)
+    shares: dict[str, float | None] = {"flagged": float(flagged.mean()) if len(flagged) else None}
+    if labels is not None:
+        right = np.array([p.digit == label for p, label in zip(predictions, labels, strict=True)], bool)
+        shares["accuracy"] = float(right.mean()) if len(right) else None
+        shares["flagged_when_right"] = float(flagged[right].mean()) if right.any() else None
+        shares["flagged_when_wrong"] = float(flagged[~right].mean()) if (~right).any() else None
+    return shares
 
 
 class Predictor:
@@ -108,8 +138,10 @@ class Predictor:
         if not path.is_absolute() and not path.exists():
             path = config.PROJ_ROOT / path
         if not path.exists():
-            raise FileNotFoundError(f"No trained model at {config.display_path(path)}: train one with "
-                                    f"notebooks/03_training.ipynb (or `make run`).")
+            raise FileNotFoundError(
+                f"No trained model at {config.display_path(path)}: train one with "
+                f"notebooks/03_training.ipynb (or `make run`)."
+            )
         self.model_path = path
         self.model = runtime.keras().models.load_model(path)
         self._model_graph = models.inference_function(self.model)
@@ -128,9 +160,15 @@ class Predictor:
                 results[i] = Prediction(int(row.argmax()), float(row.max()), row, steps_list[i].result, status, reasons)
         for i, steps in enumerate(steps_list):
             if results[i] is None:
-                results[i] = Prediction(None, 0.0, np.zeros(config.NUM_CLASSES, np.float32), steps.result, "no digit",
-                                        ["no ink found: draw or upload a digit"])
-        return results
+                results[i] = Prediction(
+                    None,
+                    0.0,
+                    np.zeros(config.NUM_CLASSES, np.float32),
+                    steps.result,
+                    "no digit",
+                    ["no ink found: draw or upload a digit"],
+                )
+        return [result for result in results if result is not None]  # every slot is filled by now
 
     def predict(self, image) -> Prediction:
         """The digit in one picture (bytes, path, PIL image or array), with its confidence."""
@@ -169,6 +207,9 @@ def add_command(commands) -> None:
     command = commands.add_parser("predict", help="predict the digit in image files")
     command.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP or WEBP files")
     command.add_argument("--number", action="store_true", help="read several digits left to right")
-    command.add_argument("--model", default=str(config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras"),
-                         help="a saved .keras model (default: models/cnn.keras)")
+    command.add_argument(
+        "--model",
+        default=str(config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras"),
+        help="a saved .keras model (default: models/cnn.keras)",
+    )
     command.set_defaults(handler=_predict_command)

@@ -9,7 +9,11 @@ centre by centre of mass.
 
 `to_mnist(image)` gives the 28x28 float32 array; `preprocess_steps(image)` also the
 intermediate images and measurements; `split_digits(image)` cuts a multi-digit picture apart.
+At the edges of that path: `read_image` decodes any supported input, `encode_image` is its
+inverse (a picture as an image file's bytes), and `strokes_to_image` turns pen strokes on the
+drawing canvas into a picture.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,15 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFilter, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # larger declared sizes are refused before decoding (decompression bombs)
-WORKING_SIZE = 192       # pictures are reduced to this many pixels on the long side first
-BOX = 20                 # MNIST fits each digit in a 20x20 box ...
-FIELD = 28               # ... centred by centre of mass in 28x28
-INK_THRESHOLD = 0.25     # a pixel is ink when its normalized intensity is above this
-MIN_INK_PIXELS = 12      # fewer ink pixels (at the working size) than this: a blank picture
-TARGET_STROKE = 2.0      # MNIST strokes are about 2 pixels wide at 20x20 scale, or more
+WORKING_SIZE = 192  # pictures are reduced to this many pixels on the long side first
+BOX = 20  # MNIST fits each digit in a 20x20 box ...
+FIELD = 28  # ... centred by centre of mass in 28x28
+INK_THRESHOLD = 0.25  # a pixel is ink when its normalized intensity is above this
+MIN_INK_PIXELS = 12  # fewer ink pixels (at the working size) than this: a blank picture
+TARGET_STROKE = 2.0  # MNIST strokes are about 2 pixels wide at 20x20 scale, or more
+CANVAS_SIZE = 280  # the drawing canvas, 10x the 28x28 field
+PEN_WIDTH = 20  # at 280 px, about 2 px after the 10x reduction: as thick as MNIST strokes
 
 
 class InvalidImageError(ValueError):
@@ -37,13 +43,13 @@ class InvalidImageError(ValueError):
 class Steps:
     """The stages of preprocessing one picture, for display and for decisions downstream."""
 
-    grey: np.ndarray                 # the picture as grey levels in [0, 1], as given
-    ink: np.ndarray                  # white ink on black, background removed, in [0, 1]
-    cropped: np.ndarray              # the ink's bounding box (strokes thickened if needed)
-    boxed: np.ndarray                # fitted in 20x20, aspect ratio kept
-    result: np.ndarray               # 28x28, centred by centre of mass: the model's input
-    blank: bool                      # no ink worth a prediction
-    inverted: bool                   # the picture was dark ink on a light background
+    grey: np.ndarray  # the picture as grey levels in [0, 1], as given
+    ink: np.ndarray  # white ink on black, background removed, in [0, 1]
+    cropped: np.ndarray  # the ink's bounding box (strokes thickened if needed)
+    boxed: np.ndarray  # fitted in 20x20, aspect ratio kept
+    result: np.ndarray  # 28x28, centred by centre of mass: the model's input
+    blank: bool  # no ink worth a prediction
+    inverted: bool  # the picture was dark ink on a light background
     ink_pixels: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -131,7 +137,45 @@ def read_image(image) -> np.ndarray:
         return _pil_to_array(image)
     if isinstance(image, np.ndarray):
         return _check_array(image)
-    raise InvalidImageError(f"unsupported input type {type(image).__name__}: give bytes, a path, a PIL image or an array")
+    raise InvalidImageError(
+        f"unsupported input type {type(image).__name__}: give bytes, a path, a PIL image or an array"
+    )
+
+
+def encode_image(image: np.ndarray | Image.Image, format: str = "PNG", **options) -> bytes:
+    """`image` as an image file's bytes, the inverse of `read_image` (what an upload delivers).
+
+    Takes a PIL image or an array: uint8 and uint16 arrays are saved as they are (uint16 gives a
+    16-bit PNG), bool and float arrays in [0, 1] as uint8. `options` go to Pillow's `save`
+    (for example `quality=85` for JPEG)."""
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.dtype == bool or np.issubdtype(array.dtype, np.floating):
+            # Pillow cannot save float ("F") pictures as PNG or JPEG; scale like read_image reads them back
+            array = np.round(np.clip(array.astype(np.float32), 0, 1) * 255).astype(np.uint8)
+        image = Image.fromarray(array)
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a NumPy array or a PIL image, got {type(image).__name__}")
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def strokes_to_image(
+    strokes: list[list[tuple[float, float]]], size: int = CANVAS_SIZE, pen: int = PEN_WIDTH
+) -> np.ndarray:
+    """Rasterize pen strokes (lists of (x, y) points on a `size` square canvas) to a uint8
+    picture, white ink on black, with a round pen `pen` pixels wide."""
+    canvas = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(canvas)
+    for stroke in strokes:
+        if len(stroke) > 1:
+            draw.line([tuple(point) for point in stroke], fill=255, width=pen, joint="curve")
+        # Pillow's lines end square: a dot at each end gives the round caps of a real pen (and a
+        # single click draws a dot)
+        for x, y in stroke[:1] + stroke[-1:]:
+            draw.ellipse([x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2], fill=255)
+    return np.asarray(canvas)
 
 
 # --------------------------------------------------------------------------- normalization
@@ -139,7 +183,12 @@ def read_image(image) -> np.ndarray:
 
 def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a float image to (width, height) with an area-averaging filter (anti-aliased)."""
-    return np.asarray(Image.fromarray(array.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX if min(size) < min(array.shape[::-1]) else Image.Resampling.BILINEAR), dtype=np.float32)
+    return np.asarray(
+        Image.fromarray(array.astype(np.float32), mode="F").resize(
+            size, Image.Resampling.BOX if min(size) < min(array.shape[::-1]) else Image.Resampling.BILINEAR
+        ),
+        dtype=np.float32,
+    )
 
 
 def to_grey(array: np.ndarray) -> np.ndarray:
@@ -161,7 +210,9 @@ def to_grey(array: np.ndarray) -> np.ndarray:
 
 def _border(array: np.ndarray) -> np.ndarray:
     width = max(1, min(array.shape) // 16)
-    return np.concatenate([array[:width].ravel(), array[-width:].ravel(), array[:, :width].ravel(), array[:, -width:].ravel()])
+    return np.concatenate(
+        [array[:width].ravel(), array[-width:].ravel(), array[:, :width].ravel(), array[:, -width:].ravel()]
+    )
 
 
 def _background(ink: np.ndarray, cells: int = 6) -> np.ndarray:
@@ -169,13 +220,22 @@ def _background(ink: np.ndarray, cells: int = 6) -> np.ndarray:
     height, width = ink.shape
     rows = np.linspace(0, height, cells + 1).astype(int)
     cols = np.linspace(0, width, cells + 1).astype(int)
-    grid = np.array([[np.percentile(ink[rows[i]:rows[i + 1], cols[j]:cols[j + 1]], 30) for j in range(cells)]
-                     for i in range(cells)], dtype=np.float32)
+    grid = np.array(
+        [
+            [np.percentile(ink[rows[i] : rows[i + 1], cols[j] : cols[j + 1]], 30) for j in range(cells)]
+            for i in range(cells)
+        ],
+        dtype=np.float32,
+    )
     # a cell mostly covered by ink would claim the ink as background: cap each cell by its neighbourhood
     padded = np.pad(grid, 1, mode="edge")
-    neighbours = np.min([padded[1 + dy: 1 + dy + cells, 1 + dx: 1 + dx + cells] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+    neighbours = np.min(
+        [padded[1 + dy : 1 + dy + cells, 1 + dx : 1 + dx + cells] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0
+    )
     grid = np.minimum(grid, neighbours + 0.1)
-    return np.asarray(Image.fromarray(grid, mode="F").resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    return np.asarray(
+        Image.fromarray(grid, mode="F").resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32
+    )
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -224,7 +284,7 @@ def fit_and_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     mass in 28x28. Returns (cropped, boxed, result)."""
     mask = ink > INK_THRESHOLD
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    cropped = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = BOX / max(cropped.shape)
     width_after = _stroke_width(cropped > INK_THRESHOLD) * scale
     if width_after < TARGET_STROKE:
@@ -232,10 +292,12 @@ def fit_and_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         if grow >= 1:
             size = 2 * (grow // 2) + 1 if grow > 1 else 3
             padded = np.pad(cropped, size)
-            cropped = np.asarray(Image.fromarray(padded, mode="F").filter(ImageFilter.MaxFilter(size)), dtype=np.float32)
+            cropped = np.asarray(
+                Image.fromarray(padded, mode="F").filter(ImageFilter.MaxFilter(size)), dtype=np.float32
+            )
             keep = cropped > INK_THRESHOLD
             r, c = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
-            cropped = cropped[r[0]: r[-1] + 1, c[0]: c[-1] + 1]
+            cropped = cropped[r[0] : r[-1] + 1, c[0] : c[-1] + 1]
             scale = BOX / max(cropped.shape)
     height, width = cropped.shape
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -249,7 +311,7 @@ def fit_and_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     top = min(max(top, 0), FIELD - boxed.shape[0])
     left = min(max(left, 0), FIELD - boxed.shape[1])
     result = np.zeros((FIELD, FIELD), dtype=np.float32)
-    result[top: top + boxed.shape[0], left: left + boxed.shape[1]] = boxed
+    result[top : top + boxed.shape[0], left : left + boxed.shape[1]] = boxed
     return cropped, boxed, result
 
 
@@ -301,7 +363,11 @@ def split_digits(image, min_part: float = 0.15) -> list[Steps]:
     labels, count = ndimage.label(joined)
     boxes = ndimage.find_objects(labels)
     sizes = ndimage.sum(mask, labels, index=range(1, count + 1))
-    parts = [(box, i + 1) for i, box in enumerate(boxes) if sizes[i] >= min_part * max(sizes) * 0.25 and sizes[i] >= MIN_INK_PIXELS / 2]
+    parts = [
+        (box, i + 1)
+        for i, box in enumerate(boxes)
+        if sizes[i] >= min_part * max(sizes) * 0.25 and sizes[i] >= MIN_INK_PIXELS / 2
+    ]
     parts.sort(key=lambda part: part[0][1].start)
     groups: list[list] = []
     for box, label in parts:

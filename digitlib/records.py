@@ -1,4 +1,5 @@
 """Run records: JSON files written whole or not at all, and the library versions a run used."""
+
 from __future__ import annotations
 
 import json

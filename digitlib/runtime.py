@@ -1,4 +1,5 @@
 """TensorFlow and Keras, imported once and quietly, and the seeds every run starts from."""
+
 from __future__ import annotations
 
 import contextlib

@@ -13,6 +13,7 @@ figures of finished recipes, never for choosing), the training time, library ver
 status. Rerunning the command skips the runs already in the table; a failed run is recorded with
 its error and the others go on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,20 @@ SWEEPS_DIR = config.PARAMS_DIR / "sweeps"
 TABLES_DIR = config.REPORTS_DIR / "sweeps"
 RUNS_DIR = config.RUNS_DIR / "sweeps"
 FILE_KEYS = {"description", "base", "variants", "grid", "seeds", "test_metrics"}
-LEADING_COLUMNS = ["run", "variant", "seed", "status", "val_accuracy", "val_loss", "test_accuracy", "test_loss",
-                   "train_seconds", "epochs_trained", "training_images", "validation_images"]
+LEADING_COLUMNS = [
+    "run",
+    "variant",
+    "seed",
+    "status",
+    "val_accuracy",
+    "val_loss",
+    "test_accuracy",
+    "test_loss",
+    "train_seconds",
+    "epochs_trained",
+    "training_images",
+    "validation_images",
+]
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,9 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
     spec = read_params(path)
     unknown = sorted(set(spec) - FILE_KEYS)
     if unknown:
-        raise ParameterError(f"{path}: unknown key(s) {', '.join(unknown)}; a sweep file has {', '.join(sorted(FILE_KEYS))}")
+        raise ParameterError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; a sweep file has {', '.join(sorted(FILE_KEYS))}"
+        )
     base = dict(spec.get("base") or {})
     variants = dict(spec.get("variants") or {"base": {}})
     grid = dict(spec.get("grid") or {})
@@ -83,8 +98,10 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
     if not test_metrics:
         held_out = [run.name for run in runs if not run.params.get("VALIDATION_SIZE")]
         if held_out:  # the protocol: without test metrics, validation is all a sweep can be scored on
-            raise ParameterError(f"{path}: runs {', '.join(held_out[:3])} hold out no validation images; "
-                                 f"set VALIDATION_SIZE in base (choices are made on validation, not on the test set)")
+            raise ParameterError(
+                f"{path}: runs {', '.join(held_out[:3])} hold out no validation images; "
+                f"set VALIDATION_SIZE in base (choices are made on validation, not on the test set)"
+            )
     return runs
 
 
@@ -92,8 +109,17 @@ def run_in_fresh_process(run: Run, threads: int, runs_dir: str) -> dict[str, Any
     """Train one run in a new Python process and return its row (status "failed" with the error
     when it fails). This is the task each Dask worker executes."""
     started = time.perf_counter()
-    command = [sys.executable, "-m", "digitlib.sweep", "--one", json.dumps(run.params), "--threads", str(threads),
-               "--run-dir", str(Path(runs_dir) / f"{run.name}-{run.fingerprint}")]  # resumes a killed run's backup
+    command = [
+        sys.executable,
+        "-m",
+        "digitlib.sweep",
+        "--one",
+        json.dumps(run.params),
+        "--threads",
+        str(threads),
+        "--run-dir",
+        str(Path(runs_dir) / f"{run.name}-{run.fingerprint}"),
+    ]  # resumes a killed run's backup
     if run.test_metrics:
         command.append("--test-metrics")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -165,13 +191,20 @@ def start_client(scheduler: str | None, workers: int) -> Any:
 
     if scheduler:
         return Client(scheduler)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    )
     return Client(cluster)
 
 
-def sweep(path: str | os.PathLike, *, scheduler: str | None = None, workers: int | None = None,
-          table: Path | None = None, runs_dir: Path | None = None) -> Path:
+def sweep(
+    path: str | os.PathLike,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    table: Path | None = None,
+    runs_dir: Path | None = None,
+) -> Path:
     """Run every unfinished run of the sweep file `path` and return the table's path.
 
     `workers` runs at a time (default: the LocalCluster default, see `DEFAULT_WORKERS`); each run's
@@ -190,8 +223,11 @@ def sweep(path: str | os.PathLike, *, scheduler: str | None = None, workers: int
     todo = [run for run in runs if (run.name, run.fingerprint) not in finished]
     for row in rows:
         print(f"[skip] {row['run']}: finished earlier ({_scores(row)})", flush=True)
-    print(f"{path.stem}: {len(runs)} runs, {len(rows)} finished earlier, {len(todo)} to run -> {config.display_path(table)}",
-          flush=True)
+    print(
+        f"{path.stem}: {len(runs)} runs, {len(rows)} finished "
+        f"earlier, {len(todo)} to run -> {config.display_path(table)}",
+        flush=True,
+    )
     if not todo:
         write_table(rows, table)
         return table
@@ -202,8 +238,10 @@ def sweep(path: str | os.PathLike, *, scheduler: str | None = None, workers: int
     client = start_client(scheduler, workers)
     try:
         started = time.perf_counter()
-        futures = [client.submit(run_in_fresh_process, run, threads, str(runs_dir), key=f"{path.stem}-{run.name}",
-                                 pure=False) for run in todo]
+        futures = [
+            client.submit(run_in_fresh_process, run, threads, str(runs_dir), key=f"{path.stem}-{run.name}", pure=False)
+            for run in todo
+        ]
         names = {future.key: run.name for future, run in zip(futures, todo)}
         for count, future in enumerate(as_completed(futures), 1):
             try:
@@ -242,8 +280,9 @@ DEFAULT_WORKERS = 1
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
-    table = sweep(args.file, scheduler=args.scheduler, workers=args.workers,
-                  table=Path(args.table) if args.table else None)
+    table = sweep(
+        args.file, scheduler=args.scheduler, workers=args.workers, table=Path(args.table) if args.table else None
+    )
     rows = read_table(table)
     failed = int((rows["status"] != "ok").sum()) if len(rows) else 0
     print(f"table: {config.display_path(table)} ({len(rows)} runs, {failed} failed)")
@@ -251,8 +290,12 @@ def _sweep_command(args: argparse.Namespace) -> int:
 
 
 def add_command(commands: Any) -> None:
-    command = commands.add_parser("sweep", help="run a grid of training parameters x seeds on Dask",
-                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = commands.add_parser(
+        "sweep",
+        help="run a grid of training parameters x seeds on Dask",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     command.add_argument("file", help="a sweep file, e.g. params/sweeps/smoke.yaml")
     command.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://HOST:8786")
     command.add_argument("--workers", type=int, help="runs at a time on the local cluster")

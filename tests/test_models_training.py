@@ -1,4 +1,5 @@
 """Architectures, the training recipe and its parts, and evaluation metrics, on real (small) MNIST slices."""
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,16 @@ def test_architectures_have_the_documented_size_and_cost():
 
 def tiny(**changes) -> training.TrainConfig:
     """A recipe small enough for a test: a narrow cnn on a few thousand images, no TensorBoard."""
-    settings = dict(seed=0, cnn_width=8, train_size=3000, validation_size=1000, epochs=3, batch_size=128,
-                    learning_rate=3e-3, tensorboard=False)
+    settings = dict(
+        seed=0,
+        cnn_width=8,
+        train_size=3000,
+        validation_size=1000,
+        epochs=3,
+        batch_size=128,
+        learning_rate=3e-3,
+        tensorboard=False,
+    )
     return training.TrainConfig(**{**settings, **changes})
 
 
@@ -68,9 +77,18 @@ def test_the_saved_model_is_at_least_as_good_as_its_last_weights_at_any_length(t
     at chance (11 %) after short runs."""
     scores = {}
     for momentum in (0.0, 0.999):
-        recipe = tiny(train_size=2000, validation_size=2000, epochs=epochs, batch_size=256, cnn_width=24,
-                      learning_rate=0.004, ema_momentum=momentum)
-        scores[momentum] = training.train(recipe, config.run_paths(tmp_path / str(momentum)), verbose=False).saved_metrics
+        recipe = tiny(
+            train_size=2000,
+            validation_size=2000,
+            epochs=epochs,
+            batch_size=256,
+            cnn_width=24,
+            learning_rate=0.004,
+            ema_momentum=momentum,
+        )
+        scores[momentum] = training.train(
+            recipe, config.run_paths(tmp_path / str(momentum)), verbose=False
+        ).saved_metrics
     floor = {1: 0.75, 2: 0.85, 30: 0.97}[epochs]  # measured: 0.87, 0.93, 0.98
     assert scores[0.0]["accuracy"] > floor and scores[0.999]["accuracy"] > floor, scores
     assert scores[0.999]["accuracy"] >= scores[0.0]["accuracy"] - 0.01, scores  # 20 of 2,000 images
@@ -168,7 +186,9 @@ def test_early_stopping_only_when_patience_is_given(small, tmp_path, patience, e
     model = models.simple_convnet()  # no batch norm, whose running statistics would move the loss
     training.compile_model(model, training.make_optimizer("adam", 0.0, "constant", 1))
     callbacks = training.callbacks_for(paths, "frozen", epochs=4, patience=patience, tensorboard=False)
-    model.fit(x[:500], y[:500], validation_data=(x_eval, y_eval), epochs=4, batch_size=100, verbose=0, callbacks=callbacks)
+    model.fit(
+        x[:500], y[:500], validation_data=(x_eval, y_eval), epochs=4, batch_size=100, verbose=0, callbacks=callbacks
+    )
     assert len(training.read_history(paths, "frozen")) == epochs_run
 
 
@@ -198,7 +218,9 @@ def test_without_keep_best_the_callbacks_save_nothing(small, tmp_path):
     training.compile_model(model, training.make_optimizer("adam", 3e-3, "cosine", 30))
     callbacks = training.callbacks_for(paths, "last", epochs=3, patience=1, keep_best=False, tensorboard=False)
     assert not [c for c in callbacks if type(c).__name__ in ("ModelCheckpoint", "EarlyStopping")]
-    model.fit(x[:1000], y[:1000], validation_data=(x_eval, y_eval), epochs=3, batch_size=100, verbose=0, callbacks=callbacks)
+    model.fit(
+        x[:1000], y[:1000], validation_data=(x_eval, y_eval), epochs=3, batch_size=100, verbose=0, callbacks=callbacks
+    )
     assert len(training.read_history(paths, "last")) == 3 and not paths.model_file("last").exists()
 
 
@@ -236,7 +258,9 @@ def test_accuracy_loss_confusions_and_calibration():
     assert metrics["loss"] == pytest.approx(-(3 * np.log(0.91) + 2 * np.log(0.01)) / 5)
     counts = evaluation.confusion(labels, probabilities.argmax(1))
     assert counts.sum() == 5 and counts[2, 1] == 1 and counts[1, 2] == 1
-    assert evaluation.most_confused_pairs(counts) == [(2, 1, 1), (1, 2, 1)] or evaluation.most_confused_pairs(counts) == [(1, 2, 1), (2, 1, 1)]
+    assert evaluation.most_confused_pairs(counts) == [(2, 1, 1), (1, 2, 1)] or evaluation.most_confused_pairs(
+        counts
+    ) == [(1, 2, 1), (2, 1, 1)]
     bins = evaluation.reliability(probabilities, labels, bins=10)
     assert bins["counts"].sum() == 5 and bins["ece"] == pytest.approx(abs(0.91 - 0.6))
     table = evaluation.classification_table(labels, probabilities.argmax(1))
@@ -259,12 +283,17 @@ def test_a_perfectly_calibrated_model_has_near_zero_ece():
 def test_an_ensemble_averages_its_members_probabilities(small, tmp_path):
     x_eval = small[2]
     paths = config.run_paths(tmp_path)
-    result = training.train(tiny(cnn_width=4, train_size=500, epochs=1, ensemble=2, model_name="pair"), paths, verbose=False)
+    result = training.train(
+        tiny(cnn_width=4, train_size=500, epochs=1, ensemble=2, model_name="pair"), paths, verbose=False
+    )
     keras = runtime.keras()
     files = [paths.model_file(name) for name in ("pair-member1", "pair-member2")]
     expected = np.mean([keras.models.load_model(f).predict(x_eval[:50], verbose=0) for f in files], axis=0)
     ensemble = result.load_model()
     np.testing.assert_allclose(ensemble.predict(x_eval[:50], verbose=0), expected, atol=1e-5)
     assert result.record["members"] == ["pair-member1", "pair-member2"] and result.record["epochs_trained"] == 2
-    assert training.member_names("cnn", 1) == ["cnn"] and training.member_names("cnn", 2) == ["cnn-member1", "cnn-member2"]
+    assert training.member_names("cnn", 1) == ["cnn"] and training.member_names("cnn", 2) == [
+        "cnn-member1",
+        "cnn-member2",
+    ]
     assert models.multiply_adds(ensemble) == 2 * models.multiply_adds(models.cnn(width=4))

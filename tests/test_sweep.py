@@ -1,5 +1,6 @@
 """Sweeps: a grid run as Dask tasks on a two-worker LocalCluster, a failing parameter set recorded
 and not fatal, and a sweep killed midway finished by a rerun without redoing what was done."""
+
 from __future__ import annotations
 
 import signal
@@ -70,8 +71,9 @@ def test_a_sweep_killed_midway_finishes_on_rerun_without_redoing_runs(tmp_path):
     path = write_sweep(tmp_path / "killed.yaml", {"default": {}}, seeds=[0, 1, 2])
     table = tmp_path / "killed.csv"
     command = [sys.executable, "-m", "digitlib", "sweep", str(path), "--workers", "1", "--table", str(table)]
-    first = subprocess.Popen(command, cwd=config.PROJ_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+    first = subprocess.Popen(
+        command, cwd=config.PROJ_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not (table.exists() and len(pd.read_csv(table)) >= 1):
         time.sleep(0.5)
@@ -86,6 +88,8 @@ def test_a_sweep_killed_midway_finishes_on_rerun_without_redoing_runs(tmp_path):
     for name in done_before["run"]:
         assert f"[skip] {name}" in second.stdout
     after = pd.read_csv(table).set_index("run")
-    assert sorted(after.index) == ["default-seed0", "default-seed1", "default-seed2"] and (after["status"] == "ok").all()
+    assert (
+        sorted(after.index) == ["default-seed0", "default-seed1", "default-seed2"] and (after["status"] == "ok").all()
+    )
     for row in done_before.to_dict("records"):
         assert after.loc[row["run"], "train_seconds"] == row["train_seconds"]

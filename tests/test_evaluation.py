@@ -1,0 +1,55 @@
+"""Evaluation helpers that need no model: the verdict notebook 04 prints beside the accuracy, and
+the figures of notebooks 01 and 04 drawn from made-up arrays."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from digitlib import evaluation, plots
+
+
+@pytest.mark.parametrize("accuracy", [0.0, 0.098, 0.103, 0.199])
+def test_a_model_near_chance_is_called_untrained(accuracy):
+    verdict = evaluation.accuracy_verdict(accuracy)
+    assert verdict.startswith("This model is near chance")
+    assert f"({100 * accuracy:.1f} %, chance is 10 %)" in verdict and "train longer" in verdict
+
+
+@pytest.mark.parametrize("accuracy", [0.2, 0.5, 0.899])
+def test_a_model_far_below_a_trained_one_gets_the_milder_note(accuracy):
+    verdict = evaluation.accuracy_verdict(accuracy)
+    assert verdict is not None and "near chance" not in verdict
+    assert f"{100 * accuracy:.1f} %" in verdict and "undertrained" in verdict
+
+
+@pytest.mark.parametrize("accuracy", [0.9, 0.97, 0.9962, 1.0])
+def test_a_trained_model_gets_no_verdict(accuracy):
+    assert evaluation.accuracy_verdict(accuracy) is None
+
+
+def test_confused_pairs_grid_shows_each_pair_in_its_row():
+    labels = np.array([3, 3, 3, 5, 5, 7, 1])
+    predictions = np.array([5, 5, 3, 3, 5, 1, 1])
+    images = np.arange(7 * 28 * 28, dtype=np.float32).reshape(7, 28, 28)
+    pairs = evaluation.most_confused_pairs(evaluation.confusion(labels, predictions), top=6)
+    assert pairs[0] == (3, 5, 2)
+    fig = plots.confused_pairs_grid(images, labels, predictions, pairs, per_pair=4)
+    axes = np.array(fig.axes).reshape(len(pairs), 4)
+    shown = [sum(bool(ax.images) for ax in row) for row in axes]
+    titles = [row[0].get_title(loc="left") for row in axes]
+    plt.close(fig)
+    assert titles[0] == "3 read as 5" and shown[0] == 2
+    assert shown == [count for _, _, count in pairs]
+
+
+def test_embedding_panels_draw_every_class_with_one_legend():
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % 10
+    panels = [(rng.normal(size=(200, 2)), labels, "PCA"), (rng.normal(size=(100, 2)), labels[:100], "t-SNE")]
+    fig = plots.embedding_panels(panels)
+    axes = fig.axes
+    plt.close(fig)
+    assert [ax.get_title() for ax in axes] == ["PCA", "t-SNE"]
+    assert len(axes[0].collections) == 10 and axes[0].get_legend() is None and axes[1].get_legend() is not None
