@@ -461,9 +461,11 @@ def train(
             shuffle=False,
             callbacks=[*fit_callbacks, *callbacks],
         )
-        if not recipe.keeps_best_epoch:  # the weights at the end of the schedule (averaged, with ema_momentum)
-            recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
-            model.save(paths.model_file(name))
+        if recipe.keeps_best_epoch:  # the checkpoint of the best epoch, not the weights fit ended with
+            model = runtime.keras().models.load_model(paths.model_file(name))
+        # else the weights at the end of the schedule (averaged, with ema_momentum)
+        recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
+        model.save(paths.model_file(name))
     seconds = time.perf_counter() - started
     model_path = paths.model_file(recipe.model_name)
     if recipe.ensemble > 1:

@@ -201,7 +201,7 @@ def test_weight_averaging_lands_in_the_model_when_fit_ends(small):
         runtime.set_seeds(0)
         model = models.cnn(width=8, dense=32)
         start = [np.array(w) for w in model.trainable_weights]
-        training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 1, ema_momentum=momentum))
+        training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 60, ema_momentum=momentum))
         model.fit(x, y, batch_size=100, epochs=2, verbose=0)
         distance = sum(float(np.sum((np.array(w) - s) ** 2)) for w, s in zip(model.trainable_weights, start))
         accuracy = evaluation.accuracy_and_loss(model.predict(x_eval, verbose=0), y_eval)["accuracy"]
