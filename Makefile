@@ -4,11 +4,12 @@ PYTHON_SYSTEM ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+SWEEP ?= params/sweeps/smoke.yaml
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint format data run smoke test test-fast test-browser bench lab app clean
+.PHONY: help install lock lint format data run smoke sweep test test-fast test-browser bench lab app clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,8 +27,8 @@ install: $(INSTALLED) ## Create or refresh .venv from requirements.lock (exact v
 data: $(INSTALLED) ## Fetch MNIST into dataset/ if missing, and verify it
 	@$(PY) -m digitlib data
 
-run: data ## The full pipeline: notebooks 01-05 with default parameters, rendered in notebooks/
-	$(PY) -m digitlib run
+run: data ## The full pipeline: notebooks 01-05 with default parameters, rendered in notebooks/ and reports/
+	@$(PY) -m digitlib run
 
 smoke: data ## The pipeline on the smoke parameters (about 2 min), into runs/smoke/
 	$(PY) -m digitlib run --params params/smoke.yaml --out runs/smoke
@@ -67,6 +68,9 @@ lock: ## Refresh requirements.lock: requirements.txt resolved in a scratch venv 
 	if grep -nE ' @ |^-e ' "$$tmp/requirements.lock"; then echo "the lock above names local paths: not written" >&2; exit 1; fi; \
 	mv "$$tmp/requirements.lock" requirements.lock; \
 	echo "requirements.lock written: now make install, make test, and commit it"
+
+sweep: data ## A parameter sweep on Dask: make sweep SWEEP=params/sweeps/NAME.yaml, into reports/sweeps/NAME.csv
+	$(PY) -m digitlib sweep $(SWEEP)
 
 bench: data ## Benchmarks: our presets against the Keras recipe, then step times (about an hour), into reports/
 	$(PY) benchmarks/train_benchmark.py

@@ -29,7 +29,7 @@ BATCH = 256
 
 def cnn_normalizing_before_pooling(width: int = 24):
     """The cnn as it was before: conv, batch norm, ReLU, then pooling (same weights, 4x the normalized pixels)."""
-    import keras
+    keras = runtime.keras()
 
     layers = keras.layers
     blocks = []
@@ -71,7 +71,7 @@ def epoch_start_pauses(autotune: bool, images, labels, epochs: int) -> list[floa
     """Seconds from the start of each epoch to the end of its first step, through `make_dataset`
     (augmentation on), with tf.data's autotuning on or off."""
     tf = runtime.import_tensorflow()
-    import keras
+    keras = runtime.keras()
 
     dataset = data.make_dataset(images, labels, BATCH, augment=augment.make_augmentation())
     options = tf.data.Options()

@@ -223,7 +223,7 @@ def fetch_from_npm(data_dir: Path) -> None:
 
 def fetch_with_keras(data_dir: Path) -> None:
     """Fetch Keras's `mnist.npz` with Keras's own download (needs the internet)."""
-    import keras  # a heavy import, only on this path
+    keras = runtime.keras()  # a heavy import, only on this path
 
     with tempfile.TemporaryDirectory(prefix="mnist-keras-") as scratch:
         print("Fetching mnist.npz with keras.datasets.mnist …", file=sys.stderr, flush=True)

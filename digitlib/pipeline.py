@@ -62,7 +62,8 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
         passed = {name: value for name, value in params.items() if name in declared}
         target = out_dir / source.name
         shown = ", ".join(f"{k}={v!r}" for k, v in passed.items() if k != "OUTPUT_DIR") or "defaults"
-        print(f"[{index}/{len(notebooks)}] {source.stem} ({shown}) …", flush=True)
+        # one line per notebook: its name while it runs, then how it went
+        print(f"[{index}/{len(notebooks)}] {source.stem} ({shown}) … ", end="", flush=True)
         started = time.perf_counter()
         if rendering:
             drop_injected_parameters(source)  # a leftover of an earlier parameterized render
@@ -78,12 +79,13 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except papermill.PapermillExecutionError as error:
+            print("failed", flush=True)
             raise NotebookFailed(
                 f"{source.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
                 f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(target)}"
             ) from None
-        tidy_notebook(target)
-        print(f"      done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
+        tidy_notebook(target, parameters=passed)
+        print(f"done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
         executed.append(target)
     return executed
 
@@ -107,17 +109,21 @@ def drop_injected_parameters(path: Path) -> None:
 RUN_TIMINGS = ("start_time", "end_time", "duration")
 
 
-def tidy_notebook(path: Path) -> None:
+def tidy_notebook(path: Path, parameters: dict | None = None) -> None:
     """Make an executed notebook diff cleanly: drop per-cell execution timestamps and durations
     (papermill's and Jupyter's) and the run's start, end and duration, keeping cell tags and
     papermill's record of the parameters; drop saved widget state, stale without a live kernel
-    (widget outputs keep a plain-text note saying how to get the live interface)."""
+    (widget outputs keep a plain-text note saying how to get the live interface). `parameters`,
+    when given, is what the run was passed."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata.pop("widgets", None)
     for key in RUN_TIMINGS:
         notebook.metadata.get("papermill", {}).pop(key, None)
+    if parameters is not None and "papermill" in notebook.metadata:
+        # papermill leaves an earlier run's record in place when it is given no parameters
+        notebook.metadata["papermill"]["parameters"] = parameters
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)

@@ -274,8 +274,8 @@ def _present(value: Any) -> bool:
     return value is not None and value == value  # NaN from a CSV is absent
 
 
-# Measured on 2 cores (CONTRIBUTING.md: how to re-measure): one run at a time with both cores
-# finished a grid sooner than two one-core runs side by side.
+# Runs at a time on a LocalCluster: the faster layout in reports/sweep_benchmark.md
+# (benchmarks/sweep_benchmark.py times one run with every core against one run per core).
 DEFAULT_WORKERS = 1
 
 
