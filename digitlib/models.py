@@ -57,7 +57,7 @@ def simple_convnet():
     )
 
 
-def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
+def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3, batch_norm: bool = True, pool_first: bool = True):
     """The project's main CNN: three blocks of 3x3 convolution, 2x2 max-pooling, batch norm and
     ReLU, at 28, 14 and 7 pixels (widths `width`, 2x, 4x), then a batch-normalized dense layer
     and dropout. Convolutions carry no bias: batch norm's shift replaces it.
@@ -69,26 +69,26 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3):
 
     Width 24: 165,122 parameters, 4.35 M multiply-adds per image. Its accuracy and training time
     with notebook 03's default recipe (all 60,000 images, augmentation, cosine schedule, weight
-    averaging), and width 16 with the quick preset, are in reports/benchmarks.md (`make bench`)."""
+    averaging), and width 16 with the quick preset, are in reports/benchmarks.md (`make bench`).
+
+    Two switches exist for the ablation in notebook 06: `batch_norm=False` drops batch norm (the
+    convolutions and the dense layer get biases back), and `pool_first=False` puts pooling at the
+    end of each block (convolution, batch norm, ReLU, pooling), the usual order."""
     keras = runtime.keras()
     layers = keras.layers
 
+    def normalized() -> list:
+        return [layers.BatchNormalization(momentum=BN_MOMENTUM)] if batch_norm else []
+
     def conv_block(filters: int) -> list:
-        return [
-            layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            layers.MaxPooling2D(2),
-            layers.BatchNormalization(momentum=BN_MOMENTUM),
-            layers.ReLU(),
-        ]
+        convolution = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm)
+        if pool_first:
+            return [convolution, layers.MaxPooling2D(2), *normalized(), layers.ReLU()]
+        return [convolution, *normalized(), layers.ReLU(), layers.MaxPooling2D(2)]
 
     head = [layers.Flatten(), layers.Dropout(dropout)]
     if dense:
-        head += [
-            layers.Dense(dense, use_bias=False),
-            layers.BatchNormalization(momentum=BN_MOMENTUM),
-            layers.ReLU(),
-            layers.Dropout(dropout),
-        ]
+        head += [layers.Dense(dense, use_bias=not batch_norm), *normalized(), layers.ReLU(), layers.Dropout(dropout)]
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE),
@@ -109,7 +109,9 @@ ARCHITECTURES: dict[str, Callable] = {
 }
 
 
-def build_model(name: str, width: int | None = None, dropout: float | None = None):
+def build_model(
+    name: str, width: int | None = None, dropout: float | None = None, batch_norm: bool = True, pool_first: bool = True
+):
     """Build the architecture `name` (one of ARCHITECTURES). `width` and `dropout` shape the cnn
     (notebook 03's CNN_WIDTH and CNN_DROPOUT; None keeps its defaults); the two reference
     architectures are fixed recipes and ignore them."""
@@ -118,7 +120,8 @@ def build_model(name: str, width: int | None = None, dropout: float | None = Non
     if name != "cnn":
         return ARCHITECTURES[name]()
     options: dict[str, Any] = {"width": width, "dropout": dropout}
-    return cnn(**{key: value for key, value in options.items() if value is not None})
+    chosen = {key: value for key, value in options.items() if value is not None}
+    return cnn(**chosen, batch_norm=batch_norm, pool_first=pool_first)
 
 
 def multiply_adds(model) -> int:

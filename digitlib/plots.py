@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -186,5 +186,74 @@ def preprocessing_stages(pictures: Mapping[str, Steps]) -> Figure:
             ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             ax.set_title(title, fontsize=9)
             ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def paired_differences(summary: Any, title: str = "each change against the default, same seeds"):
+    """A sweep summary's paired differences (percentage points, with their intervals) as horizontal
+    error bars around zero: bars that cross zero are within noise."""
+    rows = summary.dropna(subset=["difference"]).sort_values("difference")
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    centres = 100 * rows["difference"].to_numpy()
+    spans = np.vstack(
+        [centres - 100 * rows["difference_low"].to_numpy(), 100 * rows["difference_high"].to_numpy() - centres]
+    )
+    colours = [
+        "tab:gray" if within else ("tab:green" if centre > 0 else "tab:red")
+        for within, centre in zip(rows["within_noise"], centres)
+    ]
+    for row, colour in enumerate(colours):  # one colour per bar: grey within noise, green better, red worse
+        ax.errorbar(
+            centres[row], row, xerr=np.nan_to_num(spans[:, row : row + 1]), fmt="none", ecolor=colour, capsize=3
+        )
+    ax.scatter(centres, range(len(rows)), c=colours, zorder=3)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(range(len(rows)), [f"{name} ({int(n)} seeds)" for name, n in zip(rows.index, rows["paired_seeds"])])
+    ax.set(xlabel="validation accuracy minus the default's (percentage points, 95 % interval)", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def cost_accuracy(points: Any, title: str = "accuracy against training time"):
+    """Accuracy (%) against training time (x the Keras recipe's), one labelled point per recipe, with
+    the frontier: the points no other point beats on both. `points` has columns label, time_ratio,
+    accuracy, low and high (accuracy in [0, 1])."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ordered = points.sort_values("time_ratio")
+    ax.errorbar(
+        ordered["time_ratio"],
+        100 * ordered["accuracy"],
+        yerr=[100 * (ordered["accuracy"] - ordered["low"]), 100 * (ordered["high"] - ordered["accuracy"])],
+        fmt="o",
+        capsize=3,
+    )
+    best, frontier = -1.0, []
+    for _, row in ordered.iterrows():
+        if row["accuracy"] > best:
+            best = row["accuracy"]
+            frontier.append(row)
+    ax.plot(
+        [r["time_ratio"] for r in frontier],
+        [100 * r["accuracy"] for r in frontier],
+        "--",
+        color="tab:gray",
+        label="frontier",
+    )
+    for _, row in ordered.iterrows():
+        ax.annotate(
+            row["label"],
+            (row["time_ratio"], 100 * row["accuracy"]),
+            textcoords="offset points",
+            xytext=(6, -10),
+            fontsize=9,
+        )
+    ax.set(
+        xscale="log",
+        xlabel="training time (x the Keras recipe's, same machine and run)",
+        ylabel="accuracy (%)",
+        title=title,
+    )
+    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

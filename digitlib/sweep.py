@@ -5,7 +5,8 @@ one tidy table.
     python -m digitlib sweep params/sweeps/NAME.yaml --scheduler tcp://HOST:8786   # an existing cluster
 
 A sweep file names what every run shares (`base`), what varies (`variants`, named changes made
-one at a time; `grid`, every combination of the values listed) and the `seeds`. Every run trains
+one at a time, each with its own `seeds` if it says so; `grid`, every combination of the values
+listed) and the `seeds`. Every run trains
 through `training.train` in a fresh Python process, so one run's TensorFlow state cannot leak into
 the next, and adds one row to `reports/sweeps/NAME.csv` as soon as it finishes: the parameters,
 the seed, validation metrics, test metrics only when the file says `test_metrics: true` (final
@@ -89,11 +90,15 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
     test_metrics = bool(spec.get("test_metrics", False))
     runs = []
     for variant, changes in variants.items():
+        changes = dict(changes or {})
+        variant_seeds = changes.pop("seeds", seeds)  # a variant may name its own seeds
+        if not isinstance(variant_seeds, list) or not all(isinstance(s, int) for s in variant_seeds):
+            raise ParameterError(f"{path}: {variant}'s seeds must be a list of whole numbers, got {variant_seeds!r}")
         for combination in itertools.product(*grid.values()):
             chosen = dict(zip(grid, combination))
             label = "-".join([str(variant)] + [f"{k.lower()}{v}" for k, v in chosen.items()])
-            for seed in seeds:
-                params = {**base, **(changes or {}), **chosen, "SEED": seed}
+            for seed in variant_seeds:
+                params = {**base, **changes, **chosen, "SEED": seed}
                 runs.append(Run(f"{label}-seed{seed}", label, seed, params, test_metrics))
     if not test_metrics:
         held_out = [run.name for run in runs if not run.params.get("VALIDATION_SIZE")]
@@ -259,6 +264,46 @@ def sweep(
         if not scheduler and client.cluster is not None:
             client.cluster.close()
     return table
+
+
+def summarize(table: Any, metric: str = "val_accuracy", baseline: str = "default", level: float = 0.95) -> Any:
+    """Per variant of a sweep's table: the runs, the mean of `metric` with its `level` t-interval,
+    and against `baseline` on the same seeds the mean paired difference with its interval, and
+    whether that interval holds 0 (the difference is within noise). Failed runs are left out."""
+    import pandas as pd
+
+    done = table[table["status"] == "ok"]
+    reference = done[done["variant"] == baseline].set_index("seed")[metric]
+    rows = []
+    for variant, group in done.groupby("variant", sort=False):
+        mean, low, high = mean_interval(group[metric].to_numpy(), level)
+        row: dict[str, Any] = {"variant": variant, "seeds": len(group), "mean": mean, "low": low, "high": high}
+        if variant != baseline and len(reference):
+            paired = (group.set_index("seed")[metric] - reference).dropna()
+            difference, difference_low, difference_high = mean_interval(paired.to_numpy(), level)
+            row.update(
+                paired_seeds=len(paired),
+                difference=difference,
+                difference_low=difference_low,
+                difference_high=difference_high,
+                within_noise=bool(difference_low <= 0 <= difference_high) if len(paired) > 1 else None,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
+    """The mean of `values` and the two ends of its `level` confidence interval (Student's t);
+    NaN ends for fewer than two values."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean()) if len(values) else float("nan")
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
 
 
 def _scores(row: dict[str, Any]) -> str:

@@ -43,6 +43,8 @@ class TrainConfig:
     architecture: str = "cnn"  # dense_baseline, simple_convnet or cnn (see notebook 02)
     cnn_width: int = 24  # filters in the cnn's first block, doubled in each next block
     cnn_dropout: float = 0.3  # dropout before and after the cnn's dense layer
+    cnn_batch_norm: bool = True  # batch norm in the cnn (off: biases instead, for the ablation)
+    cnn_pool_first: bool = True  # pool before batch norm in each cnn block (off: pool at the block's end)
     train_size: int = 0  # 0: every training image not held out for validation
     validation_size: int = 0  # images held out (stratified) for validation; 0 trains on all 60,000
     epochs: int = 30
@@ -51,6 +53,7 @@ class TrainConfig:
     learning_rate: float = 0.004  # the peak rate
     schedule: str = "cosine"  # cosine (warm-up, then cosine decay to 1 %) or constant
     ema_momentum: float = 0.999  # moving average of the weights, warmed up over the first steps (0: off)
+    bn_recalibration: bool = True  # recompute batch norm's statistics for the saved weights (see 06)
     rotation: float = 10.0  # augmentation: max rotation in degrees
     shift: float = 0.1  # augmentation: max shift, share of the image
     zoom: float = 0.1  # augmentation: max zoom in or out
@@ -78,6 +81,8 @@ class TrainConfig:
         check_parameter("ZOOM", self.zoom, at_least=0, at_most=0.5)
         check_parameter("PATIENCE", self.patience, positive=True)
         check_parameter("SEED", self.seed, at_least=0)
+        for name in ("CNN_BATCH_NORM", "CNN_POOL_FIRST", "BN_RECALIBRATION", "TENSORBOARD"):
+            check_parameter(name, getattr(self, name.lower()), choices=[True, False])
         if not str(self.model_name) or any(c in str(self.model_name) for c in "/\\"):
             raise ParameterError(f"MODEL_NAME must be a plain file name, got {self.model_name!r}")
 
@@ -298,7 +303,13 @@ def build_and_compile(recipe: TrainConfig, total_steps: int, strategy: Any = Non
     """The configuration's model, compiled with its optimizer and schedule (inside `strategy`'s scope)."""
     strategy = strategy or get_strategy(recipe.strategy)
     with strategy.scope():
-        model = models.build_model(recipe.architecture, width=recipe.cnn_width, dropout=recipe.cnn_dropout)
+        model = models.build_model(
+            recipe.architecture,
+            width=recipe.cnn_width,
+            dropout=recipe.cnn_dropout,
+            batch_norm=recipe.cnn_batch_norm,
+            pool_first=recipe.cnn_pool_first,
+        )
         compile_model(
             model,
             make_optimizer(
@@ -464,7 +475,8 @@ def train(
         if recipe.keeps_best_epoch:  # the checkpoint of the best epoch, not the weights fit ended with
             model = runtime.keras().models.load_model(paths.model_file(name))
         # else the weights at the end of the schedule (averaged, with ema_momentum)
-        recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
+        if recipe.bn_recalibration:
+            recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
         model.save(paths.model_file(name))
     seconds = time.perf_counter() - started
     model_path = paths.model_file(recipe.model_name)

@@ -40,6 +40,19 @@ def test_architectures_have_the_documented_size_and_cost():
     assert models.build_model("simple_convnet", width=8, dropout=0.45).count_params() == 34826
     with pytest.raises(ValueError, match="simple_convnet"):
         models.build_model("resnet")
+    # the ablation's switches: no batch norm (biases come back), and pooling at the end of each block
+    plain = models.build_model("cnn", batch_norm=False)
+    assert not [layer for layer in plain.layers if type(layer).__name__ == "BatchNormalization"]
+    channels = 24 + 48 + 96 + 128  # batch norm's 4 numbers per channel out, a bias per channel in
+    assert plain.count_params() == 165122 - 4 * channels + channels
+    usual = models.build_model("cnn", pool_first=False)
+    assert [type(layer).__name__ for layer in usual.layers[:4]] == [
+        "Conv2D",
+        "BatchNormalization",
+        "ReLU",
+        "MaxPooling2D",
+    ]
+    assert usual.count_params() == 165122 and models.multiply_adds(usual) == described["cnn"]["multiply_adds"]
 
 
 def tiny(**changes) -> training.TrainConfig:

@@ -93,3 +93,31 @@ def test_a_sweep_killed_midway_finishes_on_rerun_without_redoing_runs(tmp_path):
     )
     for row in done_before.to_dict("records"):
         assert after.loc[row["run"], "train_seconds"] == row["train_seconds"]
+
+
+def test_a_summary_pairs_each_variant_with_the_default_seed_by_seed():
+    rows = [
+        ("default", 0, 0.990),
+        ("default", 1, 0.992),
+        ("default", 2, 0.991),
+        ("worse", 0, 0.985),
+        ("worse", 1, 0.987),
+        ("worse", 2, 0.986),  # 0.005 below on every seed
+        ("same", 0, 0.991),
+        ("same", 1, 0.991),
+        ("same", 2, 0.991),
+        ("broken", 0, float("nan")),
+    ]
+    table = pd.DataFrame(rows, columns=["variant", "seed", "val_accuracy"]).assign(status="ok")
+    table.loc[table["variant"] == "broken", "status"] = "failed"
+    summary = sweep.summarize(table)
+    assert list(summary.index) == ["default", "worse", "same"]  # failed runs left out
+    assert summary.loc["default", "mean"] == pytest.approx(0.991) and summary.loc["default", "seeds"] == 3
+    # the default's spread: t(2) = 4.303, standard deviation 0.001, three seeds
+    assert summary.loc["default", "high"] - summary.loc["default", "mean"] == pytest.approx(
+        4.303 * 0.001 / 3**0.5, rel=1e-3
+    )
+    assert summary.loc["worse", "difference"] == pytest.approx(-0.005)
+    assert summary.loc["worse", "difference_low"] == pytest.approx(-0.005)  # identical differences: no spread
+    assert not summary.loc["worse", "within_noise"] and summary.loc["same", "within_noise"]
+    assert sweep.mean_interval([0.5])[1] != sweep.mean_interval([0.5])[1]  # one value: no interval (NaN)
