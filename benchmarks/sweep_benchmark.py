@@ -24,18 +24,19 @@ sys.path.insert(0, str(ROOT))
 from digitlib import config, sweep  # noqa: E402
 
 GRID = {
-    "base": {"TRAIN_SIZE": 6000, "VALIDATION_SIZE": 2000, "EPOCHS": 2, "TENSORBOARD": False},
+    "base": {"TRAIN_SIZE": 12000, "VALIDATION_SIZE": 2000, "EPOCHS": 2, "TENSORBOARD": False},
     "variants": {"default": {}, "narrow": {"CNN_WIDTH": 16}},
     "seeds": [0, 1],
 }
 
 
-def time_layout(workers: int, scratch: Path) -> float:
+def time_layout(workers: int, scratch: Path, attempt: int) -> float:
     """Wall seconds for the whole grid with `workers` runs at a time (each with cores / workers threads)."""
-    path = scratch / f"layout-{workers}.yaml"
+    name = f"layout-{workers}-try{attempt}"  # a fresh table and run folder each time: nothing is skipped
+    path = scratch / f"{name}.yaml"
     path.write_text(yaml.safe_dump(GRID))
     started = time.perf_counter()
-    sweep.sweep(path, workers=workers, table=scratch / f"layout-{workers}.csv", runs_dir=scratch / f"runs-{workers}")
+    sweep.sweep(path, workers=workers, table=scratch / f"{name}.csv", runs_dir=scratch / name)
     return time.perf_counter() - started
 
 
@@ -48,8 +49,8 @@ def main() -> int:
         scratch = Path(folder)
         # alternate, so a drift in the machine's speed does not favour one layout
         times: dict[int, list[float]] = {1: [], cores: []}
-        for workers in (1, cores, cores, 1):
-            times[workers].append(time_layout(workers, scratch))
+        for attempt, workers in enumerate((1, cores, cores, 1)):
+            times[workers].append(time_layout(workers, scratch, attempt))
     runs = len(GRID["variants"]) * len(GRID["seeds"])
     lines = [
         "# Sweeps: one run at a time, or one per core",
