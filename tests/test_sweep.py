@@ -121,3 +121,23 @@ def test_a_summary_pairs_each_variant_with_the_default_seed_by_seed():
     assert summary.loc["worse", "difference_low"] == pytest.approx(-0.005)  # identical differences: no spread
     assert not summary.loc["worse", "within_noise"] and summary.loc["same", "within_noise"]
     assert sweep.mean_interval([0.5])[1] != sweep.mean_interval([0.5])[1]  # one value: no interval (NaN)
+
+
+@pytest.mark.slow
+def test_notebook_06_reads_a_smoke_sweep(tmp_path):
+    """The smoke sweep's table, read by notebook 06 as it reads the real ones."""
+    import papermill
+
+    table = tmp_path / "smoke.csv"
+    sweep.sweep(config.PARAMS_DIR / "sweeps" / "smoke.yaml", table=table, runs_dir=tmp_path / "runs")
+    papermill.execute_notebook(
+        str(config.NOTEBOOKS_DIR / "06_experiments.ipynb"),
+        str(tmp_path / "06.ipynb"),
+        progress_bar=False,
+        parameters={"OUTPUT_DIR": str(tmp_path / "out"), "ABLATION_TABLE": str(table), "FULL_BUDGET_TABLE": str(table)},
+        cwd=str(config.NOTEBOOKS_DIR),
+    )
+    summary = pd.read_csv(tmp_path / "out" / "reports" / "06_ablation.csv", index_col="variant")
+    assert list(summary.index) == ["default", "no-augmentation"] and (summary["seeds"] == 2).all()
+    assert summary.loc["no-augmentation", "paired_seeds"] == 2 and summary["mean"].between(0.3, 1).all()
+    assert (tmp_path / "out" / "reports" / "figures" / "06_ablation.png").exists()
