@@ -27,7 +27,7 @@ install: $(INSTALLED) ## Create or refresh .venv from requirements.lock (exact v
 data: $(INSTALLED) ## Fetch MNIST into dataset/ if missing, and verify it
 	@$(PY) -m digitlib data
 
-run: data ## The full pipeline: notebooks 01-05 with default parameters, rendered in notebooks/ and reports/
+run: data ## The full pipeline: notebooks 01-06 with default parameters, rendered in notebooks/ and reports/
 	@$(PY) -m digitlib run
 
 smoke: data ## The pipeline on the smoke parameters (about 2 min), into runs/smoke/
