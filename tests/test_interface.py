@@ -231,7 +231,9 @@ def test_the_predictor_passes_bad_input_errors_on_and_keeps_working(predictor):
 @pytest.mark.slow
 def test_16_bit_cmyk_and_animated_gif_are_read(predictor, test_digits):
     x_test, y_test = test_digits
-    index = int(np.flatnonzero(y_test == 7)[0])
+    index = next(
+        int(i) for i in np.flatnonzero(y_test == 7) if predictor.predict(x_test[i]).digit == 7
+    )  # about formats, not the model
     sixteen = preprocess.encode_image(x_test[index].astype(np.uint16) * 257)  # a 16-bit PNG
     assert Image.open(io.BytesIO(sixteen)).mode.startswith("I")
     assert predictor.predict(sixteen).digit == 7
@@ -278,7 +280,9 @@ def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digi
     assert interface.BLANK_MESSAGE in pad.answer.value
 
     x_test, y_test = test_digits
-    index = int(np.flatnonzero(y_test == 3)[0])
+    # a 3 the small test model reads right when given the array: this test is about the upload
+    # plumbing, and the model is trained anew each session (the first 3 was once read as a 5)
+    index = next(int(i) for i in np.flatnonzero(y_test == 3) if pad.predictor.predict(x_test[i]).digit == 3)
     upload = {
         "name": "three.png",
         "type": "image/png",
@@ -292,7 +296,10 @@ def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digi
     pad.upload.value = (broken,)
     assert "broken.png" in pad.answer.value and "not an image" in pad.answer.value
     pad.several.value = True
-    number = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (4, 2)])
+    read_right = [
+        next(i for i in np.flatnonzero(y_test == d) if pad.predictor.predict(x_test[i]).digit == d) for d in (4, 2)
+    ]
+    number = synthetic.compose_number([x_test[i] for i in read_right])
     pad.upload.value = (dict(upload, name="42.png", content=memoryview(preprocess.encode_image(number))),)
     assert [p.digit for p in pad.last] == [4, 2] and ">42<" in pad.answer.value
 
