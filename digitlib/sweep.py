@@ -319,8 +319,8 @@ def _present(value: Any) -> bool:
     return value is not None and value == value  # NaN from a CSV is absent
 
 
-# Runs at a time on a LocalCluster: one per core, each with one thread. On 2 cores that finished a
-# grid 1.5x sooner than one run at a time with both (reports/sweep_benchmark.md).
+# Runs at a time on a LocalCluster: one per core, each with one thread, the faster layout on 2 cores
+# in reports/sweep_benchmark.md (benchmarks/sweep_benchmark.py measures it again).
 DEFAULT_WORKERS = os.cpu_count() or 1
 
 
