@@ -1,49 +1,187 @@
 """The drawing and upload interface (ipywidgets + ipycanvas), built on `digitlib.predict`.
 
-`DigitPad(predictor).widget` is the whole interface: a canvas to draw on (prediction when the pen
-lifts), Clear, an upload control for one or several image files, and the answer: the digit large,
-its confidence, the ten probabilities, the 28x28 image the model saw, and each digit of a
-multi-digit drawing. The strokes are kept in Python and rasterized with Pillow
-(`preprocess.strokes_to_image`), so predictions do not wait on the browser sending pixels back,
-and tests can drive the callbacks directly.
+`DigitPad(predictor).widget` is the whole interface: a canvas to draw on with a mouse, a finger or
+a stylus (prediction when the pen lifts), Undo (the last stroke), Clear, an upload control for one
+or several image files, and the answer, readable at a glance: the digit large with its confidence,
+the runner-up when it is worth a thought, the ten probabilities as labelled bars with their
+percentages, and the 28x28 image the model saw (for each digit of a multi-digit picture). The
+answer is HTML, so it shows the same in JupyterLab and Voila and tests can read its values.
+The strokes are kept in Python and rasterized with Pillow (`preprocess.strokes_to_image`), so
+predictions do not wait on the browser sending pixels back, and tests can drive the callbacks directly.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-import io
+import os
 
 import numpy as np
+from PIL import Image
 
 from digitlib import plots
 from digitlib.predict import Prediction, Predictor
-from digitlib.preprocess import CANVAS_SIZE, PEN_WIDTH, InvalidImageError, strokes_to_image
+from digitlib.preprocess import CANVAS_SIZE, PEN_WIDTH, InvalidImageError, encode_image, strokes_to_image
 
 BLANK_MESSAGE = "Draw a digit in the box (or upload a picture)"
+RUNNER_UP_FROM = 0.01  # a second guess this probable is named under the answer: "or perhaps 1 (2 %)"
+BAR_WIDTH = 180  # pixels for probability 1: a 2 % bar is about 4 px, and its percentage is printed beside it
+INPUT_SCALE = 4  # the 28x28 model input is shown at 112x112, enlarged in Python so no browser blurs it
+
+# What `DigitPad.predict_image` and the predictor accept: encoded bytes, a path, a PIL image or an array.
+ImageInput = bytes | bytearray | memoryview | str | os.PathLike | Image.Image | np.ndarray
+
+_OK_COLOUR, _UNSURE_COLOUR, _RUNNER_UP_COLOUR, _OTHER_COLOUR = "#1a7f37", "#b36b00", "#0969da", "#8c959f"
+
+
+def runner_up(prediction: Prediction) -> tuple[int, float] | None:
+    """The second most probable digit and its probability, when that is at least `RUNNER_UP_FROM`."""
+    if prediction.digit is None:
+        return None
+    order = np.argsort(prediction.probabilities)[::-1]
+    second = int(order[1])
+    probability = float(prediction.probabilities[second])
+    # judged as the chart prints it (one decimal of a percent): a bar labelled "1.0 %" is named, and
+    # float32's 0.01 (0.0099999998) is not left out
+    return (second, probability) if round(100 * probability, 1) >= 100 * RUNNER_UP_FROM else None
+
+
+def _percent(probability: float) -> str:
+    """A probability as the chart prints it: one decimal, and '<0.1 %' rather than a misleading '0.0 %'."""
+    if 0 < probability < 0.0005:
+        return "<0.1 %"
+    return f"{100 * probability:.1f} %"
+
+
+def _runner_up_text(prediction: Prediction) -> str:
+    second = runner_up(prediction)
+    return f"or perhaps {second[0]} ({100 * second[1]:.0f} %)" if second else ""
 
 
 def answer_html(prediction: Prediction | None, title: str = "") -> str:
-    """The answer as HTML: the digit large with its confidence, or a friendly message."""
-    heading = f"<div style='color:#666'>{html.escape(title)}</div>" if title else ""
+    """The answer as HTML: the digit large with its confidence and the runner-up (when at least
+    `RUNNER_UP_FROM`), or a friendly message when there is no digit."""
+    heading = f"<div class='digit-title' style='color:#666'>{html.escape(title)}</div>" if title else ""
     if prediction is None or prediction.digit is None:
         return f"{heading}<div class='digit-answer' style='font-size:20px;padding:12px 0'>{BLANK_MESSAGE}</div>"
-    colour = "#b36b00" if prediction.status == "uncertain" else "#1a7f37"
+    colour = _UNSURE_COLOUR if prediction.status == "uncertain" else _OK_COLOUR
+    second = _runner_up_text(prediction)
     note = (
-        "<div style='color:#b36b00'>Not sure: " + html.escape("; ".join(prediction.reasons)) + "</div>"
+        f"<div class='digit-note' style='color:{_UNSURE_COLOUR}'>Not sure: "
+        + html.escape("; ".join(prediction.reasons))
+        + "</div>"
         if prediction.status == "uncertain"
         else ""
     )
     return (
-        f"{heading}<div class='digit-answer' "
-        f"style='font-size:72px;line-height:1;color:{colour}'>{prediction.digit}</div>"
-        f"<div class='digit-confidence' "
-        f"style='font-size:18px'>{100 * prediction.confidence:.1f} % confident</div>{note}"
+        f"{heading}<div style='display:flex;align-items:center;gap:16px'>"
+        f"<div class='digit-answer' style='font-size:72px;line-height:1;color:{colour}'>{prediction.digit}</div>"
+        f"<div><div class='digit-confidence' style='font-size:18px'>{100 * prediction.confidence:.1f} % confident</div>"
+        + (
+            f"<div class='digit-runner-up' style='font-size:16px;color:{_RUNNER_UP_COLOUR}'>{second}</div>"
+            if second
+            else ""
+        )
+        + f"</div></div>{note}"
+    )
+
+
+def probabilities_html(prediction: Prediction) -> str:
+    """All ten probabilities as horizontal bars labelled 0-9 with the percentage printed beside each:
+    on a plain 0-1 bar chart a 2 % second guess is invisible, here it is a short bar and a number."""
+    second = runner_up(prediction)
+    rows = []
+    for digit, probability in enumerate(np.asarray(prediction.probabilities, float)):
+        named = digit == prediction.digit or (second is not None and digit == second[0])
+        if digit == prediction.digit:
+            colour = _UNSURE_COLOUR if prediction.status == "uncertain" else _OK_COLOUR
+        else:
+            colour = _RUNNER_UP_COLOUR if named else _OTHER_COLOUR
+        # anything printed as non-zero gets at least a sliver of bar, so the bar never contradicts the number
+        width = max(BAR_WIDTH * probability, 1.0) if probability >= 0.0005 else 0.0
+        # the few values worth reading stand out; the many near-zero ones stay quiet
+        text_style = "font-weight:bold" if named else ("" if probability >= RUNNER_UP_FROM else "color:#8c959f")
+        rows.append(
+            f"<div class='probability-row' data-digit='{digit}' data-probability='{probability:.6f}' "
+            "style='display:flex;align-items:center;gap:6px;height:17px;font-size:13px'>"
+            f"<span style='width:12px;text-align:right;{'font-weight:bold' if named else ''}'>{digit}</span>"
+            f"<span style='display:inline-block;width:{BAR_WIDTH}px;height:12px;background:#eef0f2'>"
+            f"<span style='display:block;width:{width:.1f}px;height:12px;background:{colour}'></span></span>"
+            f"<span class='probability' style='white-space:nowrap;{text_style}'>"
+            f"{html.escape(_percent(probability))}</span></div>"
+        )
+    return (
+        "<figure class='digit-probabilities' style='margin:0'>"
+        + "".join(rows)
+        + "<figcaption style='font-size:11px;color:#666'>probability of each digit</figcaption></figure>"
+    )
+
+
+def model_input_html(prediction: Prediction) -> str:
+    """The 28x28 image the model saw, enlarged `INPUT_SCALE` times, as an inline PNG."""
+    enlarged = np.kron(np.clip(prediction.model_input, 0, 1), np.ones((INPUT_SCALE, INPUT_SCALE)))
+    data = base64.b64encode(encode_image(enlarged)).decode("ascii")
+    side = 28 * INPUT_SCALE
+    return (
+        "<figure class='digit-model-input' style='margin:0'>"
+        f"<img src='data:image/png;base64,{data}' width='{side}' height='{side}' "
+        "alt='the 28x28 image the model saw' style='border:1px solid #888;display:block'>"
+        "<figcaption style='font-size:11px;color:#666;white-space:nowrap'>what the model saw (28x28)</figcaption>"
+        "</figure>"
+    )
+
+
+def _digit_details(prediction: Prediction, caption: str = "", stacked: bool = False) -> str:
+    """The 28x28 input beside (or, `stacked`, above) its ten probabilities, under an optional caption."""
+    heading = f"<div style='font-size:13px;color:#444'>{html.escape(caption)}</div>" if caption else ""
+    # side by side wraps to one above the other where the width runs out (a phone)
+    arrangement = "flex-direction:column" if stacked else "flex-wrap:wrap"
+    return (
+        f"<div class='digit-details'>{heading}<div style='display:flex;{arrangement};gap:8px 12px'>"
+        f"{model_input_html(prediction)}{probabilities_html(prediction)}</div></div>"
+    )
+
+
+def reading_html(predictions: list[Prediction], title: str = "") -> str:
+    """One picture's whole answer as HTML: the answer at a glance, then the details of each digit read
+    (a multi-digit picture's digits side by side); the blank message when there is no digit."""
+    readable = [p for p in predictions if p.digit is not None]
+    if not readable:
+        return f"<div class='digit-card'>{answer_html(None, title)}</div>"
+    if len(readable) == 1:
+        return (
+            f"<div class='digit-card' style='margin-bottom:16px'>{answer_html(readable[0], title)}"
+            f"<div style='margin-top:10px'>{_digit_details(readable[0])}</div></div>"
+        )
+    text = "".join(str(p.digit) if p.status == "ok" else "?" for p in readable)
+    heading = f"<div class='digit-title' style='color:#666'>{html.escape(title)}</div>" if title else ""
+    captions = [
+        f"digit {index}: {p.label}" + (f", {_runner_up_text(p)}" if runner_up(p) else "")
+        for index, p in enumerate(readable, 1)
+    ]
+    return (
+        f"<div class='digit-card' style='margin-bottom:16px'>{heading}"
+        f"<div class='digit-answer' style='font-size:64px;line-height:1'>{text}</div>"
+        "<div class='digit-confidence' style='font-size:16px'>"
+        + html.escape(", ".join(p.label for p in readable))
+        + "</div><div style='display:flex;flex-wrap:wrap;gap:10px 24px;margin-top:10px'>"
+        # each digit's input above its chart: narrow columns, so a short number's digits sit side by side
+        + "".join(_digit_details(p, caption, stacked=True) for p, caption in zip(readable, captions))
+        + "</div></div>"
+    )
+
+
+def error_html(title: str, error: Exception) -> str:
+    """A picture that could not be read, as one line of text (never a traceback)."""
+    return (
+        "<div class='digit-card digit-error' style='color:#b00020;font-size:16px;margin-bottom:16px'>"
+        f"{html.escape(title)}: {html.escape(str(error))}</div>"
     )
 
 
 def prediction_figure(predictions: list[Prediction], titles: list[str] | None = None, columns: int = 7):
     """For each prediction: the 28x28 input the model saw (titled with the answer) above the bar
-    chart of its ten probabilities; `columns` pairs per row."""
+    chart of its ten probabilities; `columns` pairs per row. For static figures (notebook 05)."""
     import matplotlib.pyplot as plt
 
     count = max(1, len(predictions))
@@ -80,7 +218,7 @@ def prediction_figure(predictions: list[Prediction], titles: list[str] | None = 
 
 
 class DigitPad:
-    """The interface: draw or upload, and see what the model thinks."""
+    """The interface: draw (mouse, finger or stylus) or upload, and see what the model thinks."""
 
     def __init__(self, predictor: Predictor, size: int = CANVAS_SIZE, pen: int = PEN_WIDTH):
         import ipywidgets as widgets
@@ -94,44 +232,61 @@ class DigitPad:
             height=size,
             layout=widgets.Layout(width=f"{size}px", height=f"{size}px", border="2px solid #888"),
         )
-        self.clear_button = widgets.Button(description="Clear", icon="eraser")
-        self.predict_button = widgets.Button(description="Predict", icon="check", button_style="primary")
+        button = widgets.Layout(width="92px")
+        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=button, disabled=True)
+        self.clear_button = widgets.Button(description="Clear", icon="eraser", layout=button)
+        self.predict_button = widgets.Button(description="Predict", icon="check", button_style="primary", layout=button)
         self.several = widgets.Checkbox(value=False, description="several digits (e.g. 42)", indent=False)
         self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Upload images")
         self.answer = widgets.HTML(answer_html(None))
-        self.details = widgets.Output()
         self.last: list[Prediction] = []
 
         self.canvas.on_mouse_down(self.pen_down)
         self.canvas.on_mouse_move(self.pen_move)
         self.canvas.on_mouse_up(self.pen_up)
         self.canvas.on_mouse_out(self.pen_up)
+        # Phones and tablets send touch events, not mouse events (ipycanvas stops the browser from
+        # turning touches into mouse events, so a stroke is not drawn twice).
+        self.canvas.on_touch_start(self.touch_start)
+        self.canvas.on_touch_move(self.touch_move)
+        self.canvas.on_touch_end(self.touch_end)
+        self.canvas.on_touch_cancel(self.touch_end)
+        self.undo_button.on_click(lambda _: self.undo())
         self.clear_button.on_click(lambda _: self.clear())
         self.predict_button.on_click(lambda _: self.predict_drawing())
         self.upload.observe(self._on_upload, names="value")
         # Draw nothing before the browser shows the canvas: commands sent earlier are lost (Voila), and
         # ipycanvas would then skip re-announcing which canvas later commands are for.
         self.canvas.on_client_ready(self._paint_background)
-        self.show([], None)
-        self.details.layout = widgets.Layout(overflow="hidden")
         controls = widgets.VBox(
-            [self.canvas, widgets.HBox([self.clear_button, self.predict_button]), self.several, self.upload],
+            [
+                self.canvas,
+                widgets.HBox([self.undo_button, self.clear_button, self.predict_button]),
+                self.several,
+                self.upload,
+            ],
             layout=widgets.Layout(min_width=f"{size + 24}px", flex="0 0 auto"),
         )
         answers = widgets.VBox(
-            [self.answer, self.details],
+            [self.answer],
             layout=widgets.Layout(padding="0 0 0 24px", min_width="320px", flex="1 1 auto", overflow="hidden"),
         )
-        self.widget = widgets.HBox([controls, answers], layout=widgets.Layout(align_items="flex-start"))
+        # On a narrow screen (a phone) the answer wraps below the canvas instead of off the side.
+        self.widget = widgets.HBox(
+            [controls, answers], layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap")
+        )
         self.widget.add_class("digit-pad")
 
     # ------------------------------------------------------------------ drawing
     def pen_down(self, x: float, y: float) -> None:
+        """Start a stroke at (x, y) (canvas pixels)."""
         self._drawing = True
         self.strokes.append([(x, y)])
+        self.undo_button.disabled = False
         self._dot(x, y)
 
     def pen_move(self, x: float, y: float) -> None:
+        """Extend the current stroke to (x, y); ignored while the pen is up."""
         if not self._drawing:
             return
         last_x, last_y = self.strokes[-1][-1]
@@ -139,37 +294,74 @@ class DigitPad:
         self.canvas.stroke_line(last_x, last_y, x, y)
         self._dot(x, y)
 
-    def pen_up(self, x: float, y: float) -> None:
+    def pen_up(self, x: float | None = None, y: float | None = None) -> None:
+        """End the current stroke and predict the drawing (the position, if given, is not needed)."""
         if self._drawing:
             self._drawing = False
             self.predict_drawing()
+
+    def touch_start(self, touches: list[tuple[float, float]]) -> None:
+        """A finger or stylus touches the canvas: the first touch starts a stroke; a second finger
+        landing while one is down is ignored (the stroke goes on with the first)."""
+        if len(touches) != 1:
+            return
+        self._drawing = False  # a lone new touch ends any stroke whose touch end never arrived
+        self.pen_down(*touches[0])
+
+    def touch_move(self, touches: list[tuple[float, float]]) -> None:
+        """The touches moved: the first one draws."""
+        if touches:
+            self.pen_move(*touches[0])
+
+    def touch_end(self, touches: list[tuple[float, float]]) -> None:
+        """A finger lifted, or the touch was cancelled: end the stroke and predict. `touches` are the
+        touches still down (ipycanvas sends the browser's `TouchEvent.touches`), usually none."""
+        self.pen_up()
 
     def _dot(self, x: float, y: float) -> None:
         self.canvas.fill_circle(x, y, self.pen / 2)
 
     def _paint_background(self) -> None:
-        self.canvas.clear()
-        self.canvas.fill_style = "black"
-        self.canvas.fill_rect(0, 0, self.size, self.size)
-        self.canvas.fill_style = "white"
-        self.canvas.stroke_style = "white"
-        self.canvas.line_width = self.pen
-        self.canvas.line_cap = "round"
-        for stroke in self.strokes:
-            for x, y in stroke:
-                self._dot(x, y)
-            for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-                self.canvas.stroke_line(x0, y0, x1, y1)
+        from ipycanvas import hold_canvas
+
+        with hold_canvas():  # one message for the whole repaint, not one per point
+            self.canvas.clear()
+            self.canvas.fill_style = "black"
+            self.canvas.fill_rect(0, 0, self.size, self.size)
+            self.canvas.fill_style = "white"
+            self.canvas.stroke_style = "white"
+            self.canvas.line_width = self.pen
+            self.canvas.line_cap = "round"
+            for stroke in self.strokes:
+                for x, y in stroke:
+                    self._dot(x, y)
+                for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+                    self.canvas.stroke_line(x0, y0, x1, y1)
+
+    def undo(self) -> list[Prediction]:
+        """Remove the last stroke and predict what is left (the blank message when nothing is)."""
+        if not self.strokes:
+            return self.last
+        self._drawing = False
+        self.strokes.pop()
+        self.undo_button.disabled = not self.strokes
+        self._paint_background()
+        return self.predict_drawing()
 
     def clear(self) -> None:
+        """Remove every stroke and the answer."""
         self.strokes = []
+        self._drawing = False
+        self.undo_button.disabled = True
         self._paint_background()
         self.show([], None)
 
     def drawing(self) -> np.ndarray:
+        """The strokes as a picture (uint8, white ink on black), as the predictor receives them."""
         return strokes_to_image(self.strokes, self.size, self.pen)
 
     def predict_drawing(self) -> list[Prediction]:
+        """Predict the drawing and show the answer (the blank message when nothing is drawn)."""
         if not self.strokes:
             self.show([], None)
             return []
@@ -177,50 +369,35 @@ class DigitPad:
 
     # ------------------------------------------------------------------ uploads and answers
     def _on_upload(self, change) -> None:
+        # Every file gets its own answer, one under the other (not only the last file's).
+        cards, predictions = [], []
         for item in change["new"]:
-            self.predict_image(bytes(item["content"]), item["name"])
+            card, read = self._read(bytes(item["content"]), item["name"])
+            cards.append(card)
+            predictions.extend(read)
+        if cards:
+            self.last = predictions
+            self.answer.value = "".join(cards)
 
-    def predict_image(self, image, title: str) -> list[Prediction]:
+    def _read(self, image: ImageInput, title: str) -> tuple[str, list[Prediction]]:
+        """The answer card for one picture and its predictions (none, and an error card, when it cannot be read)."""
         try:
             if self.several.value:
                 predictions = self.predictor.read_number(image).digits
             else:
                 predictions = [self.predictor.predict(image)]
         except InvalidImageError as error:
-            self.answer.value = (
-                f"<div style='color:#b00020;font-size:16px'>{html.escape(title)}: {html.escape(str(error))}</div>"
-            )
-            self.details.outputs = ()
-            return []
-        self.show(predictions, title)
+            return error_html(title, error), []
+        return reading_html(predictions, title), predictions
+
+    def predict_image(self, image: ImageInput, title: str) -> list[Prediction]:
+        """Predict one picture (each digit of it, when "several digits" is ticked) and show the answer."""
+        card, predictions = self._read(image, title)
+        self.last = predictions
+        self.answer.value = card
         return predictions
 
     def show(self, predictions: list[Prediction], title: str | None) -> None:
-        import matplotlib.pyplot as plt
-
+        """Show `predictions` for one picture titled `title`; none gives the blank message."""
         self.last = predictions
-        readable = [p for p in predictions if p.digit is not None]
-        if not readable:
-            self.answer.value = answer_html(None, title or "")
-            self.details.outputs = ()
-            return
-        if len(readable) == 1:
-            self.answer.value = answer_html(readable[0], title or "")
-        else:
-            text = "".join(str(p.digit) if p.status == "ok" else "?" for p in readable)
-            self.answer.value = (
-                f"<div style='color:#666'>{html.escape(title or '')}</div><div class='digit-answer' "
-                f"style='font-size:64px;line-height:1'>{text}</div><div class='digit-confidence'>"
-                + ", ".join(p.label for p in readable)
-                + "</div>"
-            )
-        # A PNG appended to the Output widget shows in JupyterLab and Voila alike, and needs no
-        # kernel-side output capture (so tests can check it).
-        from IPython.display import Image as DisplayImage
-
-        fig = prediction_figure(readable)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        plt.close(fig)
-        self.details.outputs = ()
-        self.details.append_display_data(DisplayImage(buffer.getvalue()))
+        self.answer.value = reading_html(predictions, title or "")

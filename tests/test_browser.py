@@ -1,6 +1,11 @@
 """A real browser: the interface served by Voila on loopback, driven by Playwright in Debian's
-headless Chromium. Draws a digit with the mouse, reads the prediction shown, uploads a picture,
-and saves a screenshot to reports/interface.png.
+headless Chromium. Draws a digit with the mouse and undoes it stroke by stroke, uploads a picture
+and a multi-digit number, and draws a digit with touch events on a phone-sized touch screen,
+reading the answer shown each time.
+
+With `SAVE_SCREENSHOTS=1` the tests also save screenshots of the interface into
+reports/figures/05_live_*.png (notebook 05 and the README show them); routine runs leave the
+committed pictures alone.
 
 Run with `make test-browser` (which installs Chromium from Debian's packages when it is missing).
 Playwright never downloads a browser here: it is pointed at /usr/bin/chromium.
@@ -21,7 +26,7 @@ import numpy as np
 import papermill
 import pytest
 
-from digitlib import config, interface, preprocess, synthetic
+from digitlib import config, interface, predict, preprocess, synthetic
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Voila, Chromium, and maybe a model trained for it
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,6 +40,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SAVE_SCREENSHOTS = os.environ.get("SAVE_SCREENSHOTS") == "1"
+# A phone: 412 CSS pixels wide, as a Pixel 7 reports itself, with a touch screen.
+PHONE = dict(viewport={"width": 412, "height": 915}, device_scale_factor=2, has_touch=True)
 
 
 def _free_port() -> int:
@@ -44,22 +52,38 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def voila_page(request, tmp_path_factory):
+def model_path(request) -> Path:
+    """The project's trained model when there is one, else the small model the tests train."""
+    model = config.MODELS_DIR / "cnn.keras"
+    return model if model.exists() else Path(request.getfixturevalue("trained_model_path"))
+
+
+@pytest.fixture(scope="module")
+def page_predictor(model_path) -> predict.Predictor:
+    """The page's model, in this process: to pick pictures it reads right, since these tests check the
+    interface's plumbing, not the model."""
+    return predict.Predictor(model_path)
+
+
+@pytest.fixture(scope="module")
+def voila_page(model_path, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed: run `make test-browser`, which installs it")
     folder = tmp_path_factory.mktemp("voila")
-    model = config.MODELS_DIR / "cnn.keras"
     notebook = folder / "05_interface.ipynb"
+    source = config.NOTEBOOKS_DIR / "05_interface.ipynb"
+    wanted = {
+        "MODEL_PATH": str(model_path),
+        "THRESHOLD_SAMPLES": 100,
+        # the run's record and figures go here, not over the project's reports/
+        "OUTPUT_DIR": str(folder / "run"),
+    }
+    declared = papermill.inspect_notebook(str(source))
     papermill.execute_notebook(
-        str(config.NOTEBOOKS_DIR / "05_interface.ipynb"),
+        str(source),
         str(notebook),
         prepare_only=True,
-        parameters={
-            "MODEL_PATH": str(model if model.exists() else request.getfixturevalue("trained_model_path")),
-            "THRESHOLD_SAMPLES": 100,
-            # the run's record and figures go here, not over the project's reports/
-            "OUTPUT_DIR": str(folder / "run"),
-        },
+        parameters={name: value for name, value in wanted.items() if name in declared},
     )
     port = _free_port()
     environment = dict(
@@ -79,6 +103,7 @@ def voila_page(request, tmp_path_factory):
             f"--port={port}",
             "--Voila.ip=127.0.0.1",
             "--VoilaConfiguration.file_allowlist=['.*']",
+            "--VoilaConfiguration.show_tracebacks=True",  # a failing cell then says why, on this loopback page
         ],
         cwd=folder,
         env=environment,
@@ -98,69 +123,227 @@ def voila_page(request, tmp_path_factory):
     server.wait(timeout=30)
 
 
-def test_draw_and_upload_in_a_real_browser(voila_page, tmp_path, mnist):
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
-    _, (x_test, y_test) = mnist
-    upload = tmp_path / "seven.png"
-    upload.write_bytes(preprocess.encode_image(x_test[int(np.flatnonzero(y_test == 7)[0])]))
-    requests_outside: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS[1:], headless=True)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on(
-            "request",
-            lambda request: (
-                None
-                if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-                else requests_outside.append(request.url)
-            ),
-        )
-        page.goto(voila_page, timeout=300_000)
-        canvas = page.locator("canvas").last
-        canvas.wait_for(state="visible", timeout=300_000)
-        page.locator(".digit-answer").first.wait_for(timeout=60_000)
-        assert interface.BLANK_MESSAGE in page.locator(".digit-answer").first.inner_text()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS[1:], headless=True)
+        yield chromium
+        chromium.close()
 
-        canvas.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        box = canvas.bounding_box()
-        scale = box["width"] / interface.CANVAS_SIZE
-        for stroke in synthetic.FOUR:  # draw a 4 with the mouse
-            page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
-            page.mouse.down()
-            for start, end in zip(stroke, stroke[1:]):
-                for t in np.linspace(0, 1, 12)[1:]:
-                    page.mouse.move(
-                        box["x"] + (start[0] + t * (end[0] - start[0])) * scale,
-                        box["y"] + (start[1] + t * (end[1] - start[1])) * scale,
-                    )
-            page.mouse.up()
-        try:
-            page.wait_for_function(
-                "() => document.querySelector('.digit-answer')?.innerText.trim() === '4'", timeout=60_000
+
+def _open(context, url: str, requests_outside: list[str]):
+    """A page of `context` showing the interface, with the blank message; requests that leave this machine
+    are collected in `requests_outside`."""
+    page = context.new_page()
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else requests_outside.append(request.url)
+        ),
+    )
+    page.goto(url, timeout=300_000)  # Voila runs the whole notebook first
+    try:
+        page.locator(".digit-pad canvas").last.wait_for(state="visible", timeout=300_000)
+    except Exception:  # a notebook cell failed, most likely: say what the page shows (tracebacks are on)
+        raise AssertionError(f"no drawing canvas; the page ends: {page.inner_text('body')[-2000:]}") from None
+    page.locator(".digit-answer").first.wait_for(timeout=60_000)
+    assert interface.BLANK_MESSAGE in page.locator(".digit-answer").first.inner_text()
+    return page
+
+
+def _canvas_box(page) -> tuple[float, float, float]:
+    """The canvas's top-left corner in the viewport and its scale (CSS pixels per canvas pixel)."""
+    canvas = page.locator(".digit-pad canvas").last
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = canvas.bounding_box()
+    return box["x"], box["y"], box["width"] / interface.CANVAS_SIZE
+
+
+def _path(stroke: list[tuple[float, float]], steps: int = 12) -> list[tuple[float, float]]:
+    """A stroke's points with `steps` points along each segment, as a hand moving would report them."""
+    points = [stroke[0]]
+    for start, end in zip(stroke, stroke[1:]):
+        points += [
+            (start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))
+            for t in np.linspace(0, 1, steps)[1:]
+        ]
+    return points
+
+
+def _wait_for_answer(page, text: str, folder: Path) -> None:
+    """Wait until the first answer on the page reads `text`; on failure, say what it reads and keep a screenshot."""
+    try:
+        page.wait_for_function(
+            "text => document.querySelector('.digit-answer')?.innerText.trim() === text", arg=text, timeout=60_000
+        )
+    except Exception:
+        page.screenshot(path=str(folder / "failure.png"), full_page=True)
+        raise AssertionError(
+            f"no {text!r} shown; the page says: {page.locator('.digit-answer').first.inner_text()!r} "
+            f"(screenshot: {folder / 'failure.png'})"
+        ) from None
+
+
+def _shown_probabilities(page) -> dict[int, float]:
+    """The ten probabilities of the first chart on the page, as its rows give them."""
+    rows = page.locator(".digit-probabilities").first.locator(".probability-row")
+    return {int(row.get_attribute("data-digit")): float(row.get_attribute("data-probability")) for row in rows.all()}
+
+
+def _input_image_loaded(page) -> str:
+    """Wait for the 28x28 input the model saw to be shown; its source (an inline PNG)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.digit-model-input img')].some(i => i.complete && i.naturalWidth > 0)",
+        timeout=60_000,
+    )
+    return page.locator(".digit-model-input img").first.get_attribute("src")
+
+
+def _screenshot(page, name: str) -> None:
+    """Save the interface as reports/figures/`name`.png, only when SAVE_SCREENSHOTS=1."""
+    if not SAVE_SCREENSHOTS:
+        return
+    page.wait_for_timeout(500)  # let the last bars and images paint
+    config.FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    page.locator(".digit-pad").first.screenshot(path=str(config.FIGURES_DIR / f"{name}.png"))
+
+
+def _upload(page, path: Path) -> None:
+    with page.expect_file_chooser() as chooser:  # as a person would: the button, then the file dialog
+        page.locator("button.widget-upload").first.click()
+    chooser.value.set_files(str(path))
+
+
+def _read_confidently(predictor: predict.Predictor, x_test, y_test, digit: int) -> int:
+    """The first test image of `digit` that the page's model reads right and is sure of."""
+    for index in np.flatnonzero(y_test == digit):
+        prediction = predictor.predict(x_test[index])
+        if prediction.digit == digit and prediction.status == "ok":
+            return int(index)
+    raise AssertionError(f"the model reads no {digit} confidently")
+
+
+def _read_with_a_runner_up(predictor: predict.Predictor, x_test, y_test) -> tuple[int, predict.Prediction]:
+    """The first test image the page's model reads right and is sure of, while giving a second digit 1 % or more."""
+    for start in range(0, len(x_test), 500):
+        for offset, prediction in enumerate(predictor.predict_batch(list(x_test[start : start + 500]))):
+            right = prediction.digit == y_test[start + offset] and prediction.status == "ok"
+            if right and interface.runner_up(prediction):
+                return start + offset, prediction
+    raise AssertionError("the model reads no test image right and surely with a runner-up of 1 % or more")
+
+
+def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, tmp_path, mnist):
+    _, (x_test, y_test) = mnist
+    # an upload the model reads right but with a second thought, so the page must name the runner-up
+    index, expected = _read_with_a_runner_up(page_predictor, x_test, y_test)
+    second, second_probability = interface.runner_up(expected)
+    upload = tmp_path / f"a_{y_test[index]}.png"
+    upload.write_bytes(preprocess.encode_image(x_test[index]))
+    digits = [_read_confidently(page_predictor, x_test, y_test, d) for d in (4, 2, 1)]
+    number = synthetic.compose_number([x_test[i] for i in digits])
+    assert page_predictor.read_number(number).text == "421", "the model misreads the composed number"
+    number_file = tmp_path / "421.png"
+    number_file.write_bytes(preprocess.encode_image(number))
+    requests_outside: list[str] = []
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = _open(context, voila_page, requests_outside)
+
+    left, top, scale = _canvas_box(page)
+    for stroke in synthetic.FOUR:  # draw a 4 with the mouse
+        points = _path(stroke)
+        page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(left + x * scale, top + y * scale)
+        page.mouse.up()
+    _wait_for_answer(page, "4", tmp_path)
+    assert "% confident" in page.locator(".digit-confidence").first.inner_text()
+    shown = _shown_probabilities(page)
+    assert sorted(shown) == list(range(10)) and max(shown, key=shown.get) == 4
+    assert sum(shown.values()) == pytest.approx(1, abs=1e-4)
+    both_strokes = _input_image_loaded(page)
+    _screenshot(page, "05_live_drawn")
+
+    undo = page.get_by_role("button", name="Undo")
+    undo.click()  # the stem goes: the model now sees the first stroke alone
+    page.wait_for_function(
+        "before => document.querySelector('.digit-model-input img')?.getAttribute('src') !== before",
+        arg=both_strokes,
+        timeout=60_000,
+    )
+    undo.click()  # nothing left: the blank message, and nothing more to undo
+    _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
+    assert undo.is_disabled()
+
+    _upload(page, upload)
+    _wait_for_answer(page, str(expected.digit), tmp_path)
+    assert upload.name in page.locator(".digit-title").first.inner_text()
+    assert (
+        page.locator(".digit-runner-up").first.inner_text() == f"or perhaps {second} ({100 * second_probability:.0f} %)"
+    )
+    shown = _shown_probabilities(page)
+    np.testing.assert_allclose([shown[d] for d in range(10)], expected.probabilities, atol=1e-5)
+    _input_image_loaded(page)
+    _screenshot(page, "05_live_upload")
+
+    page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
+    _upload(page, number_file)
+    _wait_for_answer(page, "421", tmp_path)
+    assert page.locator(".digit-model-input img").count() == 3  # each digit's input, and each one's chart
+    assert page.locator(".digit-probabilities").count() == 3
+    _input_image_loaded(page)
+    _screenshot(page, "05_live_number")
+    context.close()
+    assert requests_outside == [], f"the page fetched from outside this machine: {requests_outside[:5]}"
+
+
+def test_draw_with_touch_on_a_phone(voila_page, browser, tmp_path):
+    requests_outside: list[str] = []
+    context = browser.new_context(**PHONE)
+    page = _open(context, voila_page, requests_outside)
+    assert page.evaluate("() => navigator.maxTouchPoints") > 0
+    left, top, scale = _canvas_box(page)
+    # Count what reaches the canvas, to know the touches drew (and not mouse events made from them). On the
+    # way down (capture): ipycanvas's own listeners stop the events from going further.
+    page.locator(".digit-pad canvas").last.evaluate(
+        """canvas => {
+            window.seen = {touchstart: 0, touchmove: 0, touchend: 0, mousedown: 0, mousemove: 0};
+            for (const kind in window.seen)
+                window.addEventListener(kind, event => { if (event.target === canvas) window.seen[kind]++; }, true);
+        }"""
+    )
+    # Real touches, as a touch screen delivers them (trusted TouchEvents, not scripted ones). A touchend
+    # carries no touch points: the finger that lifted is no longer on the screen.
+    touch = context.new_cdp_session(page)
+    for stroke in synthetic.SEVEN:
+        points = _path(stroke)
+        for kind, (x, y) in [("touchStart", points[0])] + [("touchMove", point) for point in points[1:]]:
+            touch.send(
+                "Input.dispatchTouchEvent",
+                {"type": kind, "touchPoints": [{"x": left + x * scale, "y": top + y * scale}]},
             )
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"))
-            raise AssertionError(
-                f"no 4 shown; the page says: {page.locator('.digit-answer').first.inner_text()!r} "
-                f"(screenshot: {tmp_path / 'failure.png'})"
-            ) from None
-        assert "% confident" in page.locator(".digit-confidence").first.inner_text()
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.widget-output img')].some(i => i.complete && i.naturalWidth > 0)",
-            timeout=60_000,
-        )  # the bar chart and the 28x28 input
-        page.wait_for_timeout(1000)
-        config.REPORTS_DIR.mkdir(exist_ok=True)
-        page.locator(".digit-pad").first.screenshot(path=str(config.REPORTS_DIR / "interface.png"))
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    _wait_for_answer(page, "7", tmp_path)
+    moves = sum(len(_path(stroke)) - 1 for stroke in synthetic.SEVEN)
+    assert page.evaluate("() => window.seen") == {
+        "touchstart": 1,
+        "touchmove": moves,
+        "touchend": 1,
+        "mousedown": 0,
+        "mousemove": 0,
+    }
+    shown = _shown_probabilities(page)
+    assert max(shown, key=shown.get) == 7
+    _input_image_loaded(page)
+    _screenshot(page, "05_live_touch")
 
-        with page.expect_file_chooser() as chooser:  # upload a picture, as a person would
-            page.locator("button.widget-upload").first.click()
-        chooser.value.set_files(str(upload))
-        page.wait_for_function(
-            "() => document.querySelector('.digit-answer')?.innerText.trim() === '7'", timeout=60_000
-        )
-        assert "seven.png" in page.inner_text("body")
-        browser.close()
+    page.get_by_role("button", name="Undo").tap()  # a tap, on a touch screen
+    _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
+    context.close()
     assert requests_outside == [], f"the page fetched from outside this machine: {requests_outside[:5]}"

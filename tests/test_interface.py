@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import struct
 import subprocess
 import sys
@@ -273,6 +274,37 @@ def test_multi_digit_numbers_are_read(predictor, test_digits):
     assert correct >= 24
 
 
+def _charted(answer: str) -> list[np.ndarray]:
+    """The probabilities each chart of an answer shows, chart by chart, read back from its HTML."""
+    charts = answer.split("class='digit-probabilities'")[1:]
+    return [np.array([float(v) for v in re.findall(r"data-probability='([0-9.]+)'", chart)]) for chart in charts]
+
+
+def _two_guesses(second_probability: float) -> predict.Prediction:
+    """A prediction of 7 with `second_probability` on 1 and the rest spread over the other digits."""
+    probabilities = np.full(10, 0.0001, np.float32)
+    probabilities[1] = second_probability
+    probabilities[7] = 1 - probabilities.sum() + probabilities[7]
+    return predict.Prediction(7, float(probabilities[7]), probabilities, np.zeros((28, 28), np.float32))
+
+
+def test_the_answer_names_a_runner_up_from_1_percent_and_charts_all_ten():
+    answer = interface.answer_html(_two_guesses(0.02))
+    assert ">7<" in answer and "or perhaps 1 (2 %)" in answer
+    assert "or perhaps 1 (1 %)" in interface.answer_html(_two_guesses(np.float32(0.01)))  # 0.0099999998 as float32
+    for below in (0.009, 0.0001):
+        assert "or perhaps" not in interface.answer_html(_two_guesses(below))
+    assert interface.runner_up(_prediction(None, "no digit")) is None
+
+    chart = interface.probabilities_html(_two_guesses(0.02))
+    np.testing.assert_allclose(_charted(chart)[0], _two_guesses(0.02).probabilities, atol=1e-6)
+    percentages = re.findall(r"class='probability'[^>]*>([^<]+)<", chart)
+    assert percentages[1] == "2.0 %" and percentages[0] == "&lt;0.1 %" and len(percentages) == 10
+    widths = [float(w) for w in re.findall(r"display:block;width:([0-9.]+)px", chart)]
+    assert widths[1] == pytest.approx(0.02 * interface.BAR_WIDTH, abs=0.05) and widths[1] >= 3  # visibly non-zero
+    assert widths[0] == 0 and widths[7] == pytest.approx(0.9791 * interface.BAR_WIDTH, abs=0.1)
+
+
 @pytest.mark.slow
 def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digits):
     pad = interface.DigitPad(predictor)
@@ -284,7 +316,9 @@ def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digi
         pad.pen_up(*stroke[-1])
     assert len(pad.strokes) == 2 and pad.last and pad.last[0].digit == 4
     assert "digit-answer" in pad.answer.value and ">4<" in pad.answer.value and "% confident" in pad.answer.value
-    assert pad.details.outputs  # the bar chart and the 28x28 input are shown
+    # the ten probabilities as the chart shows them, and the 28x28 input
+    np.testing.assert_allclose(_charted(pad.answer.value)[0], pad.last[0].probabilities, atol=1e-6)
+    assert pad.answer.value.count("data:image/png;base64,") == 1
     pad.clear()
     assert interface.BLANK_MESSAGE in pad.answer.value and pad.last == []
     pad.predict_drawing()  # Predict on an empty canvas: the friendly message, not a prediction
@@ -309,6 +343,99 @@ def test_drawing_and_uploading_through_the_widget_callbacks(predictor, test_digi
     number = synthetic.compose_number([x_test[i] for i in read_right])
     pad.upload.value = (dict(upload, name="42.png", content=memoryview(preprocess.encode_image(number))),)
     assert [p.digit for p in pad.last] == [4, 2] and ">42<" in pad.answer.value
+    assert len(_charted(pad.answer.value)) == 2 and pad.answer.value.count("data:image/png;base64,") == 2
+
+
+def _draw_with_the_mouse(pad: interface.DigitPad, strokes) -> None:
+    for stroke in strokes:  # the mouse events the canvas would send
+        pad.pen_down(*stroke[0])
+        for point in stroke[1:]:
+            pad.pen_move(*point)
+        pad.pen_up(*stroke[-1])
+
+
+@pytest.mark.slow
+def test_undo_removes_exactly_the_last_stroke(predictor):
+    pad = interface.DigitPad(predictor)
+    assert pad.undo_button.disabled
+    drawn = synthetic.FOUR + synthetic.SEVEN  # three strokes
+    _draw_with_the_mouse(pad, drawn)
+    assert not pad.undo_button.disabled
+    for kept in (2, 1, 0):
+        pad.undo()
+        strokes = drawn[:kept]
+        assert pad.strokes == [[tuple(point) for point in stroke] for stroke in strokes]
+        if strokes:  # the answer is the model's reading of what is left
+            expected = predictor.predict(synthetic.drawn_digit(strokes))
+            assert pad.last[0].digit == expected.digit and f">{expected.digit}<" in pad.answer.value
+            np.testing.assert_allclose(pad.last[0].probabilities, expected.probabilities, atol=1e-6)
+            np.testing.assert_array_equal(pad.drawing(), synthetic.drawn_digit(strokes))
+    assert pad.strokes == [] and pad.last == [] and interface.BLANK_MESSAGE in pad.answer.value
+    assert pad.undo_button.disabled
+    pad.undo()  # nothing left to undo: nothing changes
+    assert pad.strokes == [] and interface.BLANK_MESSAGE in pad.answer.value
+
+
+def _touch(pad: interface.DigitPad, event: str, *points: tuple[float, float]) -> None:
+    """A touch event as the browser side of ipycanvas sends it to the kernel: the touches on the screen
+    (after a touch end, those still down), through ipycanvas's own dispatch to the callbacks."""
+    touches = [{"x": x, "y": y} for x, y in points]
+    pad.canvas._handle_frontend_event(None, {"event": event, "touches": touches}, [])
+
+
+@pytest.mark.slow
+def test_touches_draw_as_the_mouse_does(predictor):
+    pad = interface.DigitPad(predictor)
+    stroke = synthetic.SEVEN[0]
+    _touch(pad, "touch_start", stroke[0])
+    _touch(pad, "touch_start", stroke[0], (10, 10))  # a second finger lands: ignored, the first one draws on
+    _touch(pad, "touch_move", stroke[1], (12, 12))
+    _touch(pad, "touch_move", stroke[2])
+    assert pad.last == []  # no answer while the finger is down
+    _touch(pad, "touch_end")
+    assert pad.strokes == [list(stroke)]
+    expected = predictor.predict(synthetic.drawn_digit(synthetic.SEVEN))
+    assert pad.last[0].digit == expected.digit == 7 and ">7<" in pad.answer.value
+    np.testing.assert_allclose(pad.last[0].probabilities, expected.probabilities, atol=1e-6)
+    _touch(pad, "touch_move", (5, 5))  # moves after the finger lifted draw nothing
+    _touch(pad, "touch_start", (140, 140))
+    _touch(pad, "touch_end")  # a tap: a dot, a stroke of its own
+    _touch(pad, "touch_start", (20, 20))
+    _touch(pad, "touch_move", (30, 30))
+    _touch(pad, "touch_cancel")  # the system took the touch (a call, a gesture): the stroke ends there
+    _touch(pad, "touch_move", (40, 40))
+    assert pad.strokes == [list(stroke), [(140, 140)], [(20, 20), (30, 30)]]
+    pad.undo()
+    assert pad.strokes == [list(stroke), [(140, 140)]]
+
+
+@pytest.mark.slow
+def test_a_runner_up_of_1_percent_or_more_is_named_in_the_widget(predictor, test_digits):
+    x_test, _ = test_digits
+    pad = interface.DigitPad(predictor)
+    read = predictor.predict_batch(list(x_test[:3000]))
+    seconds = [np.sort(p.probabilities)[-2] for p in read]
+    # either side of 1 %, near it but clear of the rounding edge
+    with_second = next(i for i, s in enumerate(seconds) if 0.012 <= s <= 0.05)
+    without = next(i for i, s in enumerate(seconds) if 0.002 <= s <= 0.008)
+
+    def upload(index: int, name: str) -> dict:
+        content = memoryview(preprocess.encode_image(x_test[index]))
+        return {"name": name, "type": "image/png", "size": 0, "last_modified": datetime.now(UTC), "content": content}
+
+    pad.upload.value = (upload(with_second, "doubt.png"),)
+    second = int(np.argsort(read[with_second].probabilities)[-2])
+    named = f"or perhaps {second} ({100 * seconds[with_second]:.0f} %)"
+    assert pad.last[0].digit == read[with_second].digit and named in pad.answer.value
+    assert "digit-runner-up" in pad.answer.value
+    pad.upload.value = (upload(without, "sure.png"),)
+    assert pad.last[0].digit == read[without].digit and "or perhaps" not in pad.answer.value
+    # several files at once: an answer for each, in order, the runner-up only where it is due
+    pad.upload.value = (upload(with_second, "doubt.png"), upload(without, "sure.png"))
+    cards = pad.answer.value.split("class='digit-card")[1:]
+    assert len(cards) == 2 and "doubt.png" in cards[0] and "sure.png" in cards[1]
+    assert named in cards[0] and "or perhaps" not in cards[1]
+    assert [p.digit for p in pad.last] == [read[with_second].digit, read[without].digit]
 
 
 @pytest.mark.slow
