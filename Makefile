@@ -27,8 +27,12 @@ install: $(INSTALLED) ## Create or refresh .venv from requirements.lock (exact v
 data: $(INSTALLED) ## Fetch MNIST into dataset/ if missing, and verify it
 	@$(PY) -m digitlib data
 
-run: data ## The full pipeline: notebooks 01-06 with default parameters, rendered in notebooks/ and reports/
-	@$(PY) -m digitlib run
+run: data ## The full pipeline, rendered in notebooks/ and reports/; make run PARAMS=params/NAME.yaml runs into runs/NAME/
+	@if [ -n "$(PARAMS)" ]; then \
+	  $(PY) -m digitlib run --params $(PARAMS) --out runs/$(basename $(notdir $(PARAMS))); \
+	else \
+	  $(PY) -m digitlib run && $(PY) -m digitlib results; \
+	fi
 
 smoke: data ## The pipeline on the smoke parameters (about 2 min), into runs/smoke/
 	$(PY) -m digitlib run --params params/smoke.yaml --out runs/smoke
@@ -75,6 +79,7 @@ sweep: data ## A parameter sweep on Dask: make sweep SWEEP=params/sweeps/NAME.ya
 bench: data ## Benchmarks: our presets against the Keras recipe, then step times (about an hour), into reports/
 	$(PY) benchmarks/train_benchmark.py
 	$(PY) benchmarks/step_benchmark.py
+	$(PY) -m digitlib results
 
 lab: data ## Open JupyterLab on notebooks/ with the .venv kernel
 	$(VENV)/bin/jupyter lab notebooks/

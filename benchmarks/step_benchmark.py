@@ -1,5 +1,6 @@
-"""Where training time goes on this machine: one training step per architecture, and the pause at
-the start of an epoch with and without tf.data's autotuning. Prints a table and writes
+"""Where training time goes on this machine: one training step per architecture; an epoch of the
+default recipe split into the input pipeline, the augmentation and the model; and the pause at
+the start of an epoch with and without tf.data's autotuning. Prints tables and writes
 reports/step_benchmark.md.
 
     python benchmarks/step_benchmark.py        # about 3 minutes on 2 cores (also run by `make bench`)
@@ -93,6 +94,33 @@ def epoch_start_pauses(autotune: bool, images, labels, epochs: int) -> list[floa
     return pauses[1:]  # the first epoch also traces the step
 
 
+def epoch_shares(images, labels, repeats: int = 2) -> dict[str, float]:
+    """Seconds for one epoch over `images`: the input pipeline alone (gather and batch), the pipeline
+    with the default augmentation, and a whole training epoch of the default cnn through it. The
+    medians of `repeats` epochs after a first that traces."""
+    dataset_plain = data.make_dataset(images, labels, BATCH)
+    dataset_augmented = data.make_dataset(images, labels, BATCH, augment=augment.make_augmentation())
+
+    def drain(dataset) -> float:
+        times = []
+        for _ in range(repeats + 1):
+            started = time.perf_counter()
+            for _batch in dataset:
+                pass
+            times.append(time.perf_counter() - started)
+        return float(np.median(times[1:]))
+
+    model = models.cnn()
+    training.compile_model(model, training.make_optimizer("adam", 1e-3, "constant", 1))
+    epochs = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        model.fit(dataset_augmented, epochs=1, verbose=0)
+        epochs.append(time.perf_counter() - started)
+    epoch = float(np.median(epochs[1:]))
+    return {"pipeline": drain(dataset_plain), "augmented": drain(dataset_augmented), "epoch": epoch}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
@@ -126,6 +154,24 @@ def main() -> int:
             f"{p10:.0f} | {p50:.0f} | {p90:.0f} | {1000 * BATCH / p50:,.0f} |"
         )
         print(lines[-1], flush=True)
+    shares = epoch_shares(x[:20000], y[:20000])
+    augmentation = shares["augmented"] - shares["pipeline"]
+    model_part = shares["epoch"] - shares["augmented"]
+    lines += [
+        "",
+        "One epoch of the default recipe on 20,000 images, taken apart (medians of 2 epochs after a first; "
+        "the pipeline prepares the next batch while the model trains, so the model's share is the whole "
+        "epoch less the pipeline's time alone, a lower bound):",
+        "",
+        "| part | seconds | share of the epoch |",
+        "| --- | ---: | ---: |",
+        f"| input pipeline (shuffle, gather, batch) | {shares['pipeline']:.2f} | "
+        f"{100 * shares['pipeline'] / shares['epoch']:.0f} % |",
+        f"| augmentation (rotation, shift, zoom) | {augmentation:.2f} | {100 * augmentation / shares['epoch']:.0f} % |",
+        f"| the model: forward, backward, update | {model_part:.2f} | {100 * model_part / shares['epoch']:.0f} % |",
+        f"| the whole training epoch | {shares['epoch']:.2f} | 100 % |",
+    ]
+    print("\n".join(lines[-6:]), flush=True)
     sample_x, sample_y = x[: 60 * BATCH], y[: 60 * BATCH]
     lines += [
         "",

@@ -1,4 +1,4 @@
-"""Command line: `python -m digitlib data | run | sweep | predict`."""
+"""Command line: `python -m digitlib data | run | sweep | predict | results`."""
 
 from __future__ import annotations
 
@@ -33,11 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     data_cmd.set_defaults(handler=_data)
     # Imported here, not guarded: a subcommand whose module is broken fails with its import error
     # instead of silently disappearing from the list.
-    from digitlib import pipeline, predict, sweep
+    from digitlib import pipeline, predict, results, sweep
 
     pipeline.add_command(commands)
     sweep.add_command(commands)
     predict.add_command(commands)
+    results.add_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -15,11 +15,28 @@ NEAR_CHANCE_BELOW = 0.20
 UNDERTRAINED_BELOW = 0.90
 
 
-def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Class probabilities (N, 10) for uint8 or float images."""
+# Test-time augmentation: the picture itself, then copies moved by one pixel (4: up, down, left,
+# right; 8: the diagonals too), the model's probabilities averaged over them.
+TTA_OFFSETS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+TTA_SHIFT_CHOICES = (0, 4, 8)
+
+
+def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """`images` (N, H, W) moved `dy` rows down and `dx` columns right, the edge filled with zeros."""
+    height, width = images.shape[1:3]
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    return padded[:, 1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000, tta_shifts: int = 0) -> np.ndarray:
+    """Class probabilities (N, 10) for uint8 or float images; with `tta_shifts` 4 or 8, averaged over
+    the images and their copies moved by one pixel in 4 or 8 directions (test-time augmentation)."""
     from digitlib.data import to_model_input
 
-    return model.predict(to_model_input(images), batch_size=batch_size, verbose=0)
+    if tta_shifts not in TTA_SHIFT_CHOICES:
+        raise ValueError(f"tta_shifts must be one of {TTA_SHIFT_CHOICES}, got {tta_shifts!r}")
+    views = [shifted(np.asarray(images), dy, dx) for dy, dx in TTA_OFFSETS[: tta_shifts + 1]]
+    return np.mean([model.predict(to_model_input(v), batch_size=batch_size, verbose=0) for v in views], axis=0)
 
 
 def accuracy_and_loss(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -11,7 +11,9 @@ through `training.train` in a fresh Python process, so one run's TensorFlow stat
 the next, and adds one row to `reports/sweeps/NAME.csv` as soon as it finishes: the parameters,
 the seed, validation metrics, test metrics only when the file says `test_metrics: true` (final
 figures of finished recipes, never for choosing), the training time, library versions and the
-status. Rerunning the command skips the runs already in the table; a failed run is recorded with
+status. A file that says `interface_outputs: true` also keeps, per run, what the interface's
+uncertainty rule reads of the run's validation digits (`reports/sweeps/NAME/RUN.csv`), the data
+its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed run is recorded with
 its error and the others go on.
 """
 
@@ -36,7 +38,7 @@ from digitlib.parameters import ParameterError, read_params
 SWEEPS_DIR = config.PARAMS_DIR / "sweeps"
 TABLES_DIR = config.REPORTS_DIR / "sweeps"
 RUNS_DIR = config.RUNS_DIR / "sweeps"
-FILE_KEYS = {"description", "base", "variants", "grid", "seeds", "test_metrics"}
+FILE_KEYS = {"description", "base", "variants", "grid", "seeds", "test_metrics", "interface_outputs"}
 LEADING_COLUMNS = [
     "run",
     "variant",
@@ -62,11 +64,21 @@ class Run:
     seed: int
     params: dict[str, Any] = field(hash=False)
     test_metrics: bool = False
+    interface_outputs: bool = False
 
     @property
     def fingerprint(self) -> str:
-        """A short hash of every parameter: a run whose file entry changed is not "finished"."""
-        text = json.dumps({**self.params, "TEST_METRICS": self.test_metrics}, sort_keys=True)
+        """A short hash of the run's whole recipe, the sweep file's parameters over the current
+        defaults: a run whose file entry changed, or whose defaults changed, is not "finished"."""
+        from digitlib.training import TrainConfig
+
+        try:
+            recipe = TrainConfig.from_params(self.params).as_params()
+        except ParameterError:  # a bad parameter set: its run fails and is recorded as failed
+            recipe = dict(self.params)
+        recipe = {name: value for name, value in recipe.items() if name not in ("MODEL_NAME", "TENSORBOARD")}
+        outputs = {"TEST_METRICS": self.test_metrics, "INTERFACE_OUTPUTS": self.interface_outputs}
+        text = json.dumps({**recipe, **outputs}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -88,6 +100,7 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
         if not isinstance(values, list) or not values:
             raise ParameterError(f"{path}: grid {name} must be a list of values, got {values!r}")
     test_metrics = bool(spec.get("test_metrics", False))
+    interface_outputs = bool(spec.get("interface_outputs", False))
     runs = []
     for variant, changes in variants.items():
         changes = dict(changes or {})
@@ -99,7 +112,7 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
             label = "-".join([str(variant)] + [f"{k.lower()}{v}" for k, v in chosen.items()])
             for seed in variant_seeds:
                 params = {**base, **changes, **chosen, "SEED": seed}
-                runs.append(Run(f"{label}-seed{seed}", label, seed, params, test_metrics))
+                runs.append(Run(f"{label}-seed{seed}", label, seed, params, test_metrics, interface_outputs))
     if not test_metrics:
         held_out = [run.name for run in runs if not run.params.get("VALIDATION_SIZE")]
         if held_out:  # the protocol: without test metrics, validation is all a sweep can be scored on
@@ -110,9 +123,10 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
     return runs
 
 
-def run_in_fresh_process(run: Run, threads: int, runs_dir: str) -> dict[str, Any]:
+def run_in_fresh_process(run: Run, threads: int, runs_dir: str, outputs_dir: str = "") -> dict[str, Any]:
     """Train one run in a new Python process and return its row (status "failed" with the error
-    when it fails). This is the task each Dask worker executes."""
+    when it fails). This is the task each Dask worker executes. Runs of a sweep that asks for
+    `interface_outputs` also write their `predict.rule_table` to `outputs_dir/RUN.csv`."""
     started = time.perf_counter()
     command = [
         sys.executable,
@@ -127,6 +141,8 @@ def run_in_fresh_process(run: Run, threads: int, runs_dir: str) -> dict[str, Any
     ]  # resumes a killed run's backup
     if run.test_metrics:
         command.append("--test-metrics")
+    if run.interface_outputs:
+        command += ["--interface-outputs", str(Path(outputs_dir) / f"{run.name}.csv")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=config.PROJ_ROOT)
     row: dict[str, Any] = {"run": run.name, "variant": run.variant, "seed": run.seed, "fingerprint": run.fingerprint}
@@ -143,9 +159,12 @@ def _cell(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else json.dumps(value)
 
 
-def train_one(params: dict[str, Any], run_dir: Path, test_metrics: bool) -> dict[str, Any]:
+def train_one(
+    params: dict[str, Any], run_dir: Path, test_metrics: bool, interface_outputs: Path | None = None
+) -> dict[str, Any]:
     """One run, in this process: train through the recipe, score on validation (and, when the sweep
-    allows it, on the test set)."""
+    allows it, on the test set); with `interface_outputs`, write there what the interface's
+    uncertainty rule reads of the run's validation digits and of generated non-digits."""
     from digitlib import data, evaluation, records, training
 
     recipe = training.TrainConfig.from_params(params).replace(tensorboard=False, model_name="model")
@@ -158,13 +177,44 @@ def train_one(params: dict[str, Any], run_dir: Path, test_metrics: bool) -> dict
     }
     if result.record["validation_images"]:
         row.update({f"val_{key}": value for key, value in result.saved_metrics.items()})
+        split, model = training.split_data(recipe), result.load_model()
+        for shifts in evaluation.TTA_SHIFT_CHOICES[1:]:  # the same model read with test-time augmentation
+            probabilities = evaluation.predict_probabilities(model, split.x_val, tta_shifts=shifts)
+            row[f"val_tta{shifts}_accuracy"] = round(float((probabilities.argmax(1) == split.y_val).mean()), 5)
     if test_metrics:
         _, (x_test, y_test) = data.load_mnist(fetch=False)
         scores = evaluation.accuracy_and_loss(evaluation.predict_probabilities(result.load_model(), x_test), y_test)
         row.update({f"test_{key}": round(value, 5) for key, value in scores.items()})
+    if interface_outputs:
+        rule_table_on_validation(recipe, result.model_path).to_csv(_parent_made(interface_outputs), index=False)
     versions = records.library_versions()
     row.update({f"version_{name}": versions[name] for name in ("tensorflow", "keras", "numpy", "python")})
     return row
+
+
+def rule_table_on_validation(recipe: Any, model_path: Path, non_digits: int = 300) -> Any:
+    """`predict.rule_table` of a model trained with `recipe`, on the validation digits it held out,
+    each delivered as a file in one of `synthetic.VARIATIONS` (in turn), and on `non_digits`
+    generated non-digits (label -1), seeded by the recipe's seed."""
+    import numpy as np
+
+    from digitlib import predict, synthetic, training
+
+    split = training.split_data(recipe)
+    if not len(split.x_val):
+        raise ParameterError("interface outputs need validation images: set VALIDATION_SIZE")
+    files, kinds = synthetic.delivered_in_turn(split.x_val, np.random.default_rng(recipe.seed))
+    others = synthetic.non_digit_images(non_digits, seed=1000 + recipe.seed)  # not the sets 04 and 05 show
+    predictor = predict.Predictor(model_path)
+    labels = np.concatenate([split.y_val, np.full(len(others), -1)])
+    table = predict.rule_table(predictor.predict_batch(files + others), labels)
+    table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others))
+    return table
+
+
+def _parent_made(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def read_table(path: Path) -> Any:
@@ -197,7 +247,7 @@ def start_client(scheduler: str | None, workers: int) -> Any:
     if scheduler:
         return Client(scheduler)
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
     )
     return Client(cluster)
 
@@ -218,6 +268,7 @@ def sweep(
     runs = load_sweep(path)
     table = table or TABLES_DIR / f"{path.stem}.csv"
     runs_dir = runs_dir or RUNS_DIR / path.stem
+    outputs_dir = table.with_suffix("")  # reports/sweeps/NAME/, for sweeps that keep interface outputs
     existing = read_table(table)
     finished = {}
     if len(existing):
@@ -244,7 +295,15 @@ def sweep(
     try:
         started = time.perf_counter()
         futures = [
-            client.submit(run_in_fresh_process, run, threads, str(runs_dir), key=f"{path.stem}-{run.name}", pure=False)
+            client.submit(
+                run_in_fresh_process,
+                run,
+                threads,
+                str(runs_dir),
+                str(outputs_dir),
+                key=f"{path.stem}-{run.name}",
+                pure=False,
+            )
             for run in todo
         ]
         names = {future.key: run.name for future, run in zip(futures, todo)}
@@ -290,6 +349,19 @@ def summarize(table: Any, metric: str = "val_accuracy", baseline: str = "default
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
+
+
+def tta_readings(table: Any) -> Any:
+    """A sweep table's finished runs three times over: as scored (`val_accuracy`), and read with
+    test-time augmentation of 4 and 8 shifts, as variants named "NAME + TTA 4" and "NAME + TTA 8",
+    so that `summarize` compares every reading with a baseline, seed by seed."""
+    import pandas as pd
+
+    done = table[table["status"] == "ok"]
+    readings = [("", "val_accuracy"), (" + TTA 4", "val_tta4_accuracy"), (" + TTA 8", "val_tta8_accuracy")]
+    return pd.concat(
+        [done.assign(variant=done["variant"] + suffix, val_accuracy=done[column]) for suffix, column in readings]
+    )
 
 
 def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
@@ -355,6 +427,7 @@ def _main_one(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--test-metrics", action="store_true")
+    parser.add_argument("--interface-outputs")
     args = parser.parse_args(argv)
     from digitlib import runtime
 
@@ -362,7 +435,8 @@ def _main_one(argv: list[str]) -> int:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    row = train_one(json.loads(args.one), Path(args.run_dir), args.test_metrics)
+    outputs = Path(args.interface_outputs) if args.interface_outputs else None
+    row = train_one(json.loads(args.one), Path(args.run_dir), args.test_metrics, outputs)
     print(json.dumps(row))
     return 0
 

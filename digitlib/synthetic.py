@@ -54,6 +54,12 @@ def user_variation(digit: np.ndarray, kind: str, rng: np.random.Generator) -> by
     raise ValueError(f"unknown variation {kind!r}; choose one of {', '.join(VARIATIONS)}")
 
 
+def delivered_in_turn(digits: np.ndarray, rng: np.random.Generator) -> tuple[list[bytes], list[str]]:
+    """Each digit delivered as a file in the next of `VARIATIONS` (cycling), and the ways used."""
+    kinds = [VARIATIONS[k % len(VARIATIONS)] for k in range(len(digits))]
+    return [user_variation(digit, kind, rng) for digit, kind in zip(digits, kinds)], kinds
+
+
 def compose_number(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
     """Several 28x28 digits side by side on one black canvas (uint8), as a written number."""
     cropped = []

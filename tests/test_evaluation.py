@@ -53,3 +53,35 @@ def test_embedding_panels_draw_every_class_with_one_legend():
     plt.close(fig)
     assert [ax.get_title() for ax in axes] == ["PCA", "t-SNE"]
     assert len(axes[0].collections) == 10 and axes[0].get_legend() is None and axes[1].get_legend() is not None
+
+
+def test_shifted_moves_pictures_by_one_pixel_and_fills_the_edge_with_zeros():
+    images = np.arange(2 * 3 * 3).reshape(2, 3, 3) + 1
+    down = evaluation.shifted(images, 1, 0)
+    np.testing.assert_array_equal(down[0], [[0, 0, 0], [1, 2, 3], [4, 5, 6]])
+    left = evaluation.shifted(images, 0, -1)
+    np.testing.assert_array_equal(left[1], [[11, 12, 0], [14, 15, 0], [17, 18, 0]])
+    np.testing.assert_array_equal(evaluation.shifted(images, 0, 0), images)
+
+
+class _CountingModel:
+    """Stands in for a Keras model: two numbers per picture, its ink and the ink in its top row."""
+
+    def predict(self, batch, batch_size=None, verbose=0):
+        ink = batch.reshape(len(batch), -1).sum(1)
+        return np.stack([ink, batch[:, 0, :, 0].sum(1)], axis=1)
+
+
+def test_test_time_augmentation_averages_the_picture_and_its_shifts():
+    images = np.zeros((1, 28, 28), np.uint8)
+    images[0, 0, 5] = 255  # one pixel on the top edge: two of the eight shifts push it out
+    model = _CountingModel()
+    plain = evaluation.predict_probabilities(model, images)
+    np.testing.assert_allclose(plain, [[1.0, 1.0]])
+    four = evaluation.predict_probabilities(model, images, tta_shifts=4)
+    # of the picture and its 4 shifts, the one moved up loses the pixel; the one moved down leaves the top row
+    np.testing.assert_allclose(four, [[4 / 5, 3 / 5]])
+    eight = evaluation.predict_probabilities(model, images, tta_shifts=8)
+    np.testing.assert_allclose(eight[0, 0], 6 / 9)  # up, up-left and up-right lose it
+    with pytest.raises(ValueError, match="tta_shifts must be one of"):
+        evaluation.predict_probabilities(model, images, tta_shifts=2)

@@ -120,6 +120,8 @@ def test_the_recipe_defaults_are_notebook_03s_parameters():
     declared = papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / "03_training.ipynb"))
     defaults = {name: ast.literal_eval(value["default"]) for name, value in declared.items() if name != "OUTPUT_DIR"}
     assert defaults == training.TrainConfig().as_params()
+    evaluation_defaults = papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / "04_evaluation.ipynb"))
+    assert ast.literal_eval(evaluation_defaults["TTA_SHIFTS"]["default"]) == config.TTA_SHIFTS
 
 
 def test_a_configuration_is_checked_with_messages_that_name_the_parameter(tmp_path):
@@ -133,7 +135,7 @@ def test_a_configuration_is_checked_with_messages_that_name_the_parameter(tmp_pa
         training.TrainConfig(batch_size=12.5)
     assert training.TrainConfig.from_params({"epochs": 2, "EMA_MOMENTUM": 0}).as_params()["EPOCHS"] == 2
     quick = training.TrainConfig.from_yaml(config.PARAMS_DIR / "quick.yaml", epochs=1)
-    assert quick.cnn_width == 16 and quick.epochs == 1 and quick.rotation == 0
+    assert quick.cnn_width == 16 and quick.epochs == 1 and quick.rotation == 5
     smoke = training.TrainConfig.from_yaml(config.PARAMS_DIR / "smoke.yaml")  # names of other notebooks skipped
     assert smoke.train_size == 4000 and smoke.epochs == 1
     bad = tmp_path / "bad.yaml"

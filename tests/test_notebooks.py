@@ -14,7 +14,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from digitlib import config, parameters, pipeline
+from digitlib import config, parameters, pipeline, predict
 
 SMOKE = parameters.read_params(config.PARAMS_DIR / "smoke.yaml")
 
@@ -58,8 +58,10 @@ def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
         "04_confusion_matrix.png",
         "04_reliability.png",
     } <= figures
+    rule = metrics["interface_rule"]  # 04: the finished model and the interface's rule on test pictures
+    assert rule["digit_samples"] == SMOKE["INTERFACE_SAMPLES"] and 0 <= rule["non_digits_flagged"] <= 1
     interface = json.loads((out_dir / "reports" / "05_interface.json").read_text())
-    assert interface["digit_samples"] == SMOKE["THRESHOLD_SAMPLES"] and 0 <= interface["non_digits_flagged"] <= 1
+    assert interface["predict_uses_the_choice"] and interface["chosen"]["UNCERTAIN_BELOW"] == predict.UNCERTAIN_BELOW
     comparison = pd.read_csv(out_dir / "reports" / "02_architectures.csv", index_col=0)
     assert list(comparison.index) == ["dense_baseline", "simple_convnet", "cnn"]
     assert comparison["val accuracy"].between(0.5, 1.0).all(), comparison  # one epoch on 2,000 images
@@ -153,6 +155,27 @@ def test_committed_reports_agree_with_themselves():
     assert np.trace(confusion) == metrics["test_images"] - metrics["mistakes"]
     assert metrics["accuracy"] == pytest.approx(1 - metrics["mistakes"] / metrics["test_images"])
     assert metrics["verdict"] is None and metrics["accuracy"] > 0.99
+    rule = metrics["interface_rule"]
+    assert rule["digit_samples"] == 2000 and rule["digit_accuracy"] > 0.95
+    assert rule["thresholds"] == predict.thresholds()
+    assert 0 <= rule["non_digits_flagged"] <= 1 and 0 <= rule["digits_flagged"] <= 1
     interface = json.loads((config.REPORTS_DIR / "05_interface.json").read_text())
-    assert interface["digit_samples"] == 2000 and interface["digit_accuracy"] > 0.95
-    assert 0 <= interface["non_digits_flagged"] <= 1 and 0 <= interface["digits_flagged"] <= 1
+    assert interface["predict_uses_the_choice"] and interface["held_out_digits"] == 15000
+    assert interface["held_out_outcomes"]["correct_flagged"] <= interface["max_correct_flagged"]
+
+
+def test_the_readmes_results_table_is_written_from_reports(tmp_path):
+    from digitlib import results
+
+    assert results.update_readme(check=True), "README.md's results table is stale: run `python -m digitlib results`"
+    table = results.table()
+    metrics = json.loads((config.REPORTS_DIR / "metrics.json").read_text())
+    assert f"**{100 * metrics['accuracy']:.2f} %** ({metrics['mistakes']} mistakes" in table
+    stale = tmp_path / "README.md"
+    stale.write_text(f"# title\n\n{results.START}\n| made up | 99.99 % | nowhere |\n{results.END}\n\nafter\n")
+    assert not results.update_readme(stale, check=True) and "99.99" in stale.read_text()
+    assert not results.update_readme(stale) and results.update_readme(stale, check=True)
+    assert stale.read_text() == f"# title\n\n{table}\n\nafter\n"
+    stale.write_text("no markers")
+    with pytest.raises(ValueError, match="no results markers"):
+        results.update_readme(stale)

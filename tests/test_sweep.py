@@ -34,6 +34,20 @@ def test_a_sweep_file_expands_to_variants_grid_and_seeds(tmp_path):
     assert len({run.fingerprint for run in runs}) == len(runs)
 
 
+def test_a_runs_fingerprint_is_its_whole_recipe_defaults_included():
+    from digitlib.training import TrainConfig
+
+    def run(**params):
+        return sweep.Run("r", "v", 0, {"VALIDATION_SIZE": 500, "SEED": 0, **params})
+
+    default_epochs = TrainConfig().epochs
+    # naming a default changes nothing; another value does (as would a change of the default itself)
+    assert run().fingerprint == run(EPOCHS=default_epochs).fingerprint
+    assert run().fingerprint != run(EPOCHS=default_epochs + 1).fingerprint
+    assert run().fingerprint != sweep.Run("r", "v", 0, run().params, interface_outputs=True).fingerprint
+    assert run(EPOCHS=-1).fingerprint  # a bad parameter set still gets one: its run fails and is recorded
+
+
 def test_a_sweep_that_would_score_on_nothing_but_the_test_set_is_refused(tmp_path):
     path = tmp_path / "no-validation.yaml"
     path.write_text("base: {EPOCHS: 1}\nseeds: [0]\n")

@@ -1,0 +1,180 @@
+"""The README's results table, written from the files in `reports/` so that the README keeps no
+numbers of its own.
+
+    python -m digitlib results           # rewrite the table in README.md from reports/
+    python -m digitlib results --check   # exit 1 when README.md's table is not what reports/ say
+
+`make run` and `make bench` rewrite it after they measure; a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from digitlib import config
+
+README = config.PROJ_ROOT / "README.md"
+START = "<!-- results: written by `python -m digitlib results` from reports/; do not edit by hand -->"
+END = "<!-- end of results -->"
+
+
+def _read(name: str) -> Any:
+    return json.loads((config.REPORTS_DIR / name).read_text())
+
+
+def _percent(share: float, digits: int = 2) -> str:
+    return f"{100 * share:.{digits}f} %"
+
+
+def _spread(values: list[float]) -> str:
+    return f"{_percent(statistics.mean(values))} mean, {_percent(min(values))}–{_percent(max(values))}"
+
+
+def _benchmark_rows() -> list[tuple[str, str, str]]:
+    source = "`reports/benchmarks.md`"
+    bench = _read("benchmarks.json")
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for run in bench["runs"]:
+        runs.setdefault(run["preset"], []).append(run)
+    seeds = len(runs.get("default", []))
+    baseline_seconds = statistics.median(r["train_seconds"] for r in runs["baseline"])
+
+    def ratio(preset: str) -> str:
+        seconds = statistics.median(r["train_seconds"] for r in runs[preset])
+        return f"{seconds / baseline_seconds:.2f}x"
+
+    def accuracies(preset: str) -> list[float]:
+        return [r["test_accuracy"] for r in runs[preset]]
+
+    rows = [
+        (f"the default over {seeds} seeds (`make bench`)", f"**{_spread(accuracies('default'))}**", source),
+        ('the Keras "Simple MNIST convnet" recipe, same run', _spread(accuracies("baseline")), source),
+        (
+            "the quick preset (`params/quick.yaml`), same run",
+            f"{_spread(accuracies('quick'))}, in {ratio('quick')} the Keras recipe's training time",
+            source,
+        ),
+        ("the default's training time", f"{ratio('default')} the Keras recipe's (same machine, same run)", source),
+    ]
+    if bench.get("ensemble"):
+        ensemble = bench["ensemble"]
+        rows.append(
+            (f"ensemble of the {ensemble['members']} benchmark runs", _percent(ensemble["test_accuracy"]), source)
+        )
+    return rows
+
+
+def _sweep_rows() -> list[tuple[str, str, str]]:
+    import pandas as pd
+
+    from digitlib import sweep
+
+    full = sweep.summarize(sweep.read_table(config.REPORTS_DIR / "sweeps" / "ablation-full.csv")).loc["default"]
+    ablation = pd.read_csv(config.REPORTS_DIR / "06_ablation.csv", index_col="variant")
+    variants = ablation.drop(index="default")
+    beyond = variants[variants["within_noise"] == False]  # noqa: E712 (a column of True, False and NaN)
+    found = "; ".join(
+        f"{name} {100 * row['difference']:+.2f} points "
+        f"[{100 * row['difference_low']:+.2f}, {100 * row['difference_high']:+.2f}]"
+        for name, row in beyond.iterrows()
+    )
+    verdict = f"within noise but {found}" if found else "all within noise"
+    seeds = f"{int(variants['seeds'].min())}–{int(variants['seeds'].max())}"
+    return [
+        (
+            f"the default on validation, {int(full['seeds'])} seeds at the full budget",
+            f"{_percent(full['mean'])} mean, {_percent(full['low'])}–{_percent(full['high'])} (95 % interval)",
+            "`reports/sweeps/ablation-full.csv`",
+        ),
+        (
+            f"the ablation: {len(variants)} one-at-a-time changes, {seeds} seeds each, paired",
+            verdict,
+            "`reports/06_ablation.csv` (notebook 06)",
+        ),
+    ]
+
+
+def rows() -> list[tuple[str, str, str]]:
+    """(what, the figure, the file it comes from) for each line of the README's results table."""
+    metrics = _read("metrics.json")
+    rule = metrics["interface_rule"]
+    interface = _read("05_interface.json")
+    chosen = interface["held_out_outcomes"]
+    return [
+        (
+            "test accuracy of the rendered default run",
+            f"**{_percent(metrics['accuracy'])}** ({metrics['mistakes']} mistakes in {metrics['test_images']:,}), "
+            f"loss {metrics['loss']:.4f}",
+            "`reports/metrics.json`",
+        ),
+        *_benchmark_rows(),
+        (
+            "calibration (expected calibration error)",
+            _percent(metrics["expected_calibration_error"]),
+            "`reports/metrics.json`",
+        ),
+        (
+            f"{rule['digit_samples']:,} test digits delivered as picture files (9 ways)",
+            f"{_percent(rule['digit_accuracy'], 1)} read right; "
+            f'{_percent(rule["digits_flagged"], 1)} flagged "not sure"',
+            "`reports/metrics.json`",
+        ),
+        (
+            f"{rule['non_digit_samples']} generated pictures that are not digits, flagged",
+            _percent(rule["non_digits_flagged"], 0),
+            "`reports/metrics.json`",
+        ),
+        (
+            f"the interface's thresholds, chosen on {interface['held_out_digits']:,} held-out validation digits",
+            f"flag {_percent(chosen['correct_flagged'], 1)} of right answers, "
+            f"{_percent(chosen['non_digits_flagged'], 0)} of generated non-digits",
+            "`reports/05_interface.json` (notebook 05)",
+        ),
+        *_sweep_rows(),
+    ]
+
+
+def table() -> str:
+    """The results table, in Markdown, between its markers."""
+    lines = [START, "", "| | | from |", "| --- | --- | --- |"]
+    lines += [f"| {what} | {figure} | {source} |" for what, figure, source in rows()]
+    return "\n".join(lines + ["", END])
+
+
+def update_readme(path: Path = README, check: bool = False) -> bool:
+    """Write the current table into `path` between the markers; with `check`, only compare.
+    Returns whether the file already held the current table."""
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{path} has no results markers ({START!r} ... {END!r})")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    current = head + table() + tail
+    if current == text:
+        return True
+    if not check:
+        path.write_text(current)
+    return False
+
+
+def _results_command(args: argparse.Namespace) -> int:
+    fresh = update_readme(check=args.check)
+    if args.check:
+        print(
+            "README.md's results table matches reports/"
+            if fresh
+            else "README.md's results table is stale: run `python -m digitlib results`"
+        )
+        return 0 if fresh else 1
+    print("README.md's results table: " + ("unchanged" if fresh else "rewritten from reports/"))
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    command = commands.add_parser("results", help="write the README's results table from reports/")
+    command.add_argument("--check", action="store_true", help="only check that the table is current")
+    command.set_defaults(handler=_results_command)

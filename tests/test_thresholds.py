@@ -1,0 +1,76 @@
+"""The interface's uncertainty thresholds: replayed without the model, chosen on held-out data, and
+the ones `digitlib.predict` uses."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from digitlib import config, predict, preprocess, sweep, synthetic
+
+HELD_OUT = config.REPORTS_DIR / "sweeps" / "thresholds"
+
+
+def _pictures() -> tuple[list[predict.Prediction], np.ndarray]:
+    """Predictions that break each part of the rule, and some that break none, with their labels."""
+    digit = preprocess.preprocess_steps(synthetic.drawn_digit(synthetic.FOUR)).result
+    grid = preprocess.preprocess_steps(synthetic.non_digit_images(6, seed=3)[3]).result
+    sure, unsure = np.eye(10, dtype=np.float32)[4], np.full(10, 0.1, np.float32)
+    cases = [(sure, digit, 4), (sure, digit, 7), (unsure, digit, 4), (sure, grid, -1), (unsure, grid, -1)]
+    predictions = []
+    for probabilities, model_input, _ in cases:
+        status, reasons = predict.judge(probabilities, model_input)
+        predictions.append(
+            predict.Prediction(
+                int(probabilities.argmax()), float(probabilities.max()), probabilities, model_input, status, reasons
+            )
+        )
+    blank = predict.Prediction(None, 0.0, np.zeros(10, np.float32), np.zeros((28, 28), np.float32), "no digit")
+    return predictions + [blank], np.array([label for *_, label in cases] + [3])
+
+
+def test_replaying_the_rule_on_a_table_flags_what_judge_flags():
+    predictions, labels = _pictures()
+    table = predict.rule_table(predictions, labels)
+    assert list(table["digit"]) == [4, 4, 0, 4, 0, -1] and list(table["label"]) == [4, 7, 4, -1, -1, 3]
+    statuses = [p.status for p in predictions]
+    assert statuses[:3] == ["ok", "ok", "uncertain"] and statuses[5] == "no digit"
+    outcomes = predict.rule_outcomes(table)
+    flagged = np.array([status != "ok" for status in statuses])
+    digit, right = labels >= 0, (table["digit"] == table["label"]).to_numpy()
+    assert outcomes["digits_flagged"] == pytest.approx(flagged[digit].mean())
+    assert outcomes["correct_flagged"] == pytest.approx(flagged[digit & right].mean()) == 0.0
+    assert outcomes["misread_flagged"] == pytest.approx(flagged[digit & ~right].mean()) == pytest.approx(2 / 3)
+    assert outcomes["non_digits_flagged"] == pytest.approx(flagged[~digit].mean())
+    # a rule that lets every confidence through no longer flags the unsure 4; the blank stays flagged
+    lenient = {**predict.thresholds(), "UNCERTAIN_BELOW": 0.0}
+    assert predict.rule_outcomes(table, lenient)["misread_flagged"] == pytest.approx(1 / 3)
+
+
+def test_choose_thresholds_takes_the_rule_that_catches_most_within_the_limit():
+    # 100 right answers at confidence 0.5-0.99, 20 non-digits at 0.3-0.97; shapes all digit-like
+    right = pd.DataFrame({"label": 1, "digit": 1, "confidence": np.linspace(0.5, 0.99, 100)})
+    others = pd.DataFrame({"label": -1, "digit": 2, "confidence": np.linspace(0.3, 0.97, 20)})
+    table = pd.concat([right, others], ignore_index=True).assign(ink_share=0.15, holes=0, parts=1)
+    grid = {"UNCERTAIN_BELOW": [0.5, 0.6, 0.9], "MIN_INK_SHARE": [0.02], "MAX_INK_SHARE": [0.3], "MAX_HOLES": [2]}
+    grid["MAX_PARTS"] = [4]
+    chosen, tried = predict.choose_thresholds(table, grid, max_correct_flagged=0.25)
+    # 0.9 flags 80 % of the right answers (not allowed); 0.6 flags 20 % of them and the most non-digits
+    assert chosen["UNCERTAIN_BELOW"] == 0.6 and len(tried) == 3
+    assert list(tried["allowed"]) == [True, True, False]
+    assert tried.loc[0, "correct_flagged"] == pytest.approx(0.21)
+    with pytest.raises(ValueError, match="at most 1.0 %"):
+        predict.choose_thresholds(table, {**grid, "UNCERTAIN_BELOW": [0.9]}, max_correct_flagged=0.01)
+
+
+def test_the_interface_uses_the_thresholds_chosen_on_held_out_data():
+    """The committed held-out outputs (params/sweeps/thresholds.yaml) choose predict's thresholds.
+    After rerunning that sweep, a different choice fails here: update digitlib/predict.py."""
+    runs = sweep.load_sweep(config.PARAMS_DIR / "sweeps" / "thresholds.yaml")
+    assert all(run.interface_outputs and not run.test_metrics for run in runs)
+    tables = [pd.read_csv(HELD_OUT / f"{run.name}.csv") for run in runs]
+    for run, table in zip(runs, tables):
+        # every digit row is one of the run's own 5,000 held-out training images; no test image
+        assert (table["label"] >= 0).sum() == run.params["VALIDATION_SIZE"] == 5000
+        assert set(table["delivered_as"]) == {*synthetic.VARIATIONS, "non-digit"}
+    chosen, _ = predict.choose_thresholds(pd.concat(tables, ignore_index=True))
+    assert chosen == {name: predict.thresholds()[name] for name in chosen}
