@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,13 @@ class TrainingData:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
+    seed: int = config.SEED
+
+    @cached_property
+    def reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """Up to 10,000 of the training images (stratified, seeded), un-augmented: what batch norm is
+        recalibrated on, and what a run with nothing held out is scored on."""
+        return data.subset(self.x_train, self.y_train, 10000, seed=self.seed)
 
 
 @dataclass
@@ -167,7 +175,7 @@ def split_data(recipe: TrainConfig) -> TrainingData:
     (x_all, y_all), _ = data.load_mnist()
     (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, recipe.validation_size, seed=recipe.seed)
     x_train, y_train = data.subset(x_train, y_train, recipe.train_size or None, seed=recipe.seed)
-    return TrainingData(x_train, y_train, x_val, y_val)
+    return TrainingData(x_train, y_train, x_val, y_val, recipe.seed)
 
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
@@ -476,7 +484,7 @@ def train(
             model = runtime.keras().models.load_model(paths.model_file(name))
         # else the weights at the end of the schedule (averaged, with ema_momentum)
         if recipe.bn_recalibration:
-            recalibrate_batch_norm(model, data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)[0])
+            recalibrate_batch_norm(model, split.reference[0])
         model.save(paths.model_file(name))
     seconds = time.perf_counter() - started
     model_path = paths.model_file(recipe.model_name)
@@ -496,7 +504,7 @@ def _run_record(
     if len(split.x_val):
         scored_on, x, y = "validation images", split.x_val, split.y_val
     else:  # nothing held out: (up to 10,000 of) the training images, without augmentation or dropout
-        x, y = data.subset(split.x_train, split.y_train, 10000, seed=recipe.seed)
+        x, y = split.reference
         scored_on = f"{len(x)} training images"
     saved = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x), y)
     epochs_trained = sum(len(history) for history in histories.values())
