@@ -33,7 +33,7 @@ from digitlib import config, models, preprocess, runtime
 # reads right; notebook 05 shows the choice, and tests/test_interface.py fails if these values
 # stop being that choice.
 UNCERTAIN_BELOW = 0.90
-MIN_INK_SHARE = 0.025
+MIN_INK_SHARE = 0.02
 MAX_INK_SHARE = 0.30
 MAX_HOLES = 2
 MAX_PARTS = 4
