@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -254,6 +255,15 @@ def cost_accuracy(points: Any, title: str = "accuracy against training time"):
         ylabel="accuracy (%)",
         title=title,
     )
+    # plain ratios on the log axis ("0.2x", "1x", "5x"), not the crowded powers of ten matplotlib writes
+    ticks = [
+        t
+        for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
+        if ordered["time_ratio"].min() / 1.5 <= t <= ordered["time_ratio"].max() * 1.5
+    ]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}x"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

@@ -170,7 +170,8 @@ def test_the_readmes_results_table_is_written_from_reports(tmp_path):
     assert results.update_readme(check=True), "README.md's results table is stale: run `python -m digitlib results`"
     table = results.table()
     metrics = json.loads((config.REPORTS_DIR / "metrics.json").read_text())
-    assert f"**{100 * metrics['accuracy']:.2f} %** ({metrics['mistakes']} mistakes" in table
+    assert f"**{100 * metrics['accuracy']:.2f} %** with test-time augmentation" in table
+    assert f"({metrics['mistakes']} mistakes in 10,000)" in table
     stale = tmp_path / "README.md"
     stale.write_text(f"# title\n\n{results.START}\n| made up | 99.99 % | nowhere |\n{results.END}\n\nafter\n")
     assert not results.update_readme(stale, check=True) and "99.99" in stale.read_text()
