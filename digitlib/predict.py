@@ -30,7 +30,7 @@ from digitlib import config, models, preprocess, runtime
 # digit delivered as a file (one of synthetic.VARIATIONS each) and for 300 generated non-digits,
 # what the rule reads (`rule_table`). `choose_thresholds` picks from `THRESHOLD_GRID` the rule
 # that flags the most non-digits while flagging at most `MAX_CORRECT_FLAGGED` of the digits it
-# reads right; notebook 05 shows the choice, and tests/test_interface.py fails if these values
+# reads right; notebook 05 shows the choice, and tests/test_thresholds.py fails if these values
 # stop being that choice.
 UNCERTAIN_BELOW = 0.90
 MIN_INK_SHARE = 0.02
@@ -207,20 +207,6 @@ def choose_thresholds(
     if not tried["allowed"].any():
         raise ValueError(f"no rule of the grid flags at most {100 * max_correct_flagged:.1f} % of right answers")
     return {name: tried.loc[0, name].item() for name in tried_grid}, tried
-
-
-def flagged_shares(predictions: list[Prediction], labels: np.ndarray | None = None) -> dict[str, float | None]:
-    """How the rule treated `predictions`: the share flagged ("uncertain" or "no digit"); with
-    the true `labels`, also the accuracy and the shares flagged among right and wrong answers
-    (None where there are none)."""
-    flagged = np.array([p.status != "ok" for p in predictions], bool)
-    shares: dict[str, float | None] = {"flagged": float(flagged.mean()) if len(flagged) else None}
-    if labels is not None:
-        right = np.array([p.digit == label for p, label in zip(predictions, labels, strict=True)], bool)
-        shares["accuracy"] = float(right.mean()) if len(right) else None
-        shares["flagged_when_right"] = float(flagged[right].mean()) if right.any() else None
-        shares["flagged_when_wrong"] = float(flagged[~right].mean()) if (~right).any() else None
-    return shares
 
 
 class Predictor:

@@ -13,8 +13,8 @@ the seed, validation metrics, test metrics only when the file says `test_metrics
 figures of finished recipes, never for choosing), the training time, library versions and the
 status. A file that says `interface_outputs: true` also keeps, per run, what the interface's
 uncertainty rule reads of the run's validation digits (`reports/sweeps/NAME/RUN.csv`), the data
-its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed run is recorded with
-its error and the others go on.
+its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed
+run is recorded with its error and the others go on.
 """
 
 from __future__ import annotations
@@ -175,46 +175,44 @@ def train_one(
         "training_images": result.record["training_images"],
         "validation_images": result.record["validation_images"],
     }
-    if result.record["validation_images"]:
+    # the split and the saved model once, for every score below
+    split, model = training.split_data(recipe), result.load_model()
+    if len(split.x_val):
         row.update({f"val_{key}": value for key, value in result.saved_metrics.items()})
-        split, model = training.split_data(recipe), result.load_model()
         for shifts in evaluation.TTA_SHIFT_CHOICES[1:]:  # the same model read with test-time augmentation
             probabilities = evaluation.predict_probabilities(model, split.x_val, tta_shifts=shifts)
-            row[f"val_tta{shifts}_accuracy"] = round(float((probabilities.argmax(1) == split.y_val).mean()), 5)
+            row[f"val_tta{shifts}_accuracy"] = round(
+                evaluation.accuracy_and_loss(probabilities, split.y_val)["accuracy"], 5
+            )
     if test_metrics:
         _, (x_test, y_test) = data.load_mnist(fetch=False)
-        scores = evaluation.accuracy_and_loss(evaluation.predict_probabilities(result.load_model(), x_test), y_test)
+        scores = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x_test), y_test)
         row.update({f"test_{key}": round(value, 5) for key, value in scores.items()})
     if interface_outputs:
-        rule_table_on_validation(recipe, result.model_path).to_csv(_parent_made(interface_outputs), index=False)
+        table = rule_table_on_validation(split, result.model_path, seed=recipe.seed)
+        interface_outputs.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(interface_outputs, index=False)
     versions = records.library_versions()
     row.update({f"version_{name}": versions[name] for name in ("tensorflow", "keras", "numpy", "python")})
     return row
 
 
-def rule_table_on_validation(recipe: Any, model_path: Path, non_digits: int = 300) -> Any:
-    """`predict.rule_table` of a model trained with `recipe`, on the validation digits it held out,
-    each delivered as a file in one of `synthetic.VARIATIONS` (in turn), and on `non_digits`
-    generated non-digits (label -1), seeded by the recipe's seed."""
+def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits: int = 300) -> Any:
+    """`predict.rule_table` of the model at `model_path` on the validation digits of `split` (a
+    `training.TrainingData`), each delivered as a file in one of `synthetic.VARIATIONS` in turn, and
+    on `non_digits` generated non-digits (label -1), seeded by `seed`."""
     import numpy as np
 
-    from digitlib import predict, synthetic, training
+    from digitlib import predict, synthetic
 
-    split = training.split_data(recipe)
     if not len(split.x_val):
         raise ParameterError("interface outputs need validation images: set VALIDATION_SIZE")
-    files, kinds = synthetic.delivered_in_turn(split.x_val, np.random.default_rng(recipe.seed))
-    others = synthetic.non_digit_images(non_digits, seed=1000 + recipe.seed)  # not the sets 04 and 05 show
-    predictor = predict.Predictor(model_path)
+    files, kinds = synthetic.delivered_in_turn(split.x_val, np.random.default_rng(seed))
+    others = synthetic.non_digit_images(non_digits, seed=1000 + seed)  # not the sets 04 and 05 show
     labels = np.concatenate([split.y_val, np.full(len(others), -1)])
-    table = predict.rule_table(predictor.predict_batch(files + others), labels)
+    table = predict.rule_table(predict.Predictor(model_path).predict_batch(files + others), labels)
     table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others))
     return table
-
-
-def _parent_made(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def read_table(path: Path) -> Any:

@@ -129,15 +129,6 @@ def _read_confidently(predictor, x_test, y_test, digit: int) -> int:
     raise AssertionError(f"the test model reads no {digit} confidently")
 
 
-def test_flagged_shares_count_the_rule_on_right_and_wrong_answers():
-    answers = [_prediction(1, "ok"), _prediction(2, "uncertain"), _prediction(3, "ok"), _prediction(None, "no digit")]
-    shares = predict.flagged_shares(answers, np.array([1, 2, 5, 4]))
-    assert shares == {"flagged": 0.5, "accuracy": 0.5, "flagged_when_right": 0.5, "flagged_when_wrong": 0.5}
-    assert predict.flagged_shares(answers[:1], np.array([1]))["flagged_when_wrong"] is None
-    assert predict.flagged_shares(answers) == {"flagged": 0.5}
-    assert predict.thresholds()["UNCERTAIN_BELOW"] == predict.UNCERTAIN_BELOW
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", synthetic.VARIATIONS)
 def test_digits_delivered_as_people_deliver_them_are_read(predictor, test_digits, kind):
