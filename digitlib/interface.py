@@ -171,7 +171,7 @@ def reading_html(predictions: list[Prediction], title: str = "") -> str:
     )
 
 
-def error_html(title: str, error: Exception) -> str:
+def error_html(title: str, error: Exception | str) -> str:
     """A picture that could not be read, as one line of text (never a traceback)."""
     return (
         "<div class='digit-card digit-error' style='color:#b00020;font-size:16px;margin-bottom:16px'>"
@@ -388,6 +388,8 @@ class DigitPad:
                 predictions = [self.predictor.predict(image)]
         except InvalidImageError as error:
             return error_html(title, error), []
+        except Exception as error:  # a widget callback's exception is lost in the kernel's log: show it
+            return error_html(title, f"could not read this picture ({type(error).__name__}: {error})"), []
         return reading_html(predictions, title), predictions
 
     def predict_image(self, image: ImageInput, title: str) -> list[Prediction]:

@@ -167,12 +167,22 @@ def average_models(member_files: list[Path], name: str = "ensemble"):
     """One Keras model whose output is the mean of the members' probabilities (saved and loaded
     like any other model, so evaluation and the interface need not know it is an ensemble)."""
     keras = runtime.keras()
-    members = [keras.models.load_model(path) for path in member_files]
+    members = [keras.models.load_model(path, compile=False) for path in member_files]
     for index, member in enumerate(members):
         member.name = f"member{index + 1}"
     inputs = keras.Input(members[0].input_shape[1:])
     outputs = keras.layers.Average()([member(inputs, training=False) for member in members])
     return keras.Model(inputs, outputs, name=name)  # uncompiled: it is never trained as a whole
+
+
+def inference_copy(model):
+    """`model`'s architecture and weights (batch-norm statistics included) without optimizer state:
+    a third of the file, and all that prediction needs. The recipe saves its models this way."""
+    # from the model's own config: `clone_model` and `model_from_json` also restore its compile
+    # configuration, and saving that saves the optimizer's moments too
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def inference_function(model) -> Callable:

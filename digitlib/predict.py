@@ -222,7 +222,8 @@ class Predictor:
                 f"notebooks/03_training.ipynb (or `make run`)."
             )
         self.model_path = path
-        self.model = runtime.keras().models.load_model(path)
+        # safe mode: a .keras file that would run code of its own (a Lambda layer) is refused
+        self.model = runtime.keras().models.load_model(path, compile=False, safe_mode=True)
         self._model_graph = models.inference_function(self.model)
         self._probabilities(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
 
@@ -265,10 +266,32 @@ class Predictor:
 # --------------------------------------------------------------------------- command line
 
 
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _pictures(names: list[str]) -> list[str]:
+    """The command's arguments with each folder replaced by the pictures in it, sorted by name."""
+    found = []
+    for name in names:
+        if Path(name).is_dir():
+            inside = sorted(
+                str(path) for path in Path(name).iterdir() if path.is_file() and path.suffix.lower() in PICTURE_SUFFIXES
+            )
+            if not inside:
+                print(f"{name}: a folder with no pictures in it ({', '.join(PICTURE_SUFFIXES)})", file=sys.stderr)
+            found += inside
+        else:
+            found.append(name)
+    return found
+
+
 def _predict_command(args) -> int:
     predictor = Predictor(args.model)
     failures = 0
-    for name in args.images:
+    names = _pictures(args.images)
+    if not names:
+        return 1
+    for name in names:
         try:
             if args.number:
                 reading = predictor.read_number(name)
@@ -284,7 +307,9 @@ def _predict_command(args) -> int:
 
 def add_command(commands) -> None:
     command = commands.add_parser("predict", help="predict the digit in image files")
-    command.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP or WEBP files")
+    command.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP or WEBP files, or folders of them"
+    )
     command.add_argument("--number", action="store_true", help="read several digits left to right")
     command.add_argument(
         "--model",

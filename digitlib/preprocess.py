@@ -30,6 +30,7 @@ BOX = 20  # MNIST fits each digit in a 20x20 box ...
 FIELD = 28  # ... centred by centre of mass in 28x28
 INK_THRESHOLD = 0.25  # a pixel is ink when its normalized intensity is above this
 MIN_INK_PIXELS = 12  # fewer ink pixels (at the working size) than this: a blank picture
+MIN_SIDE = 8  # pictures narrower or lower than this many pixels hold no readable digit
 TARGET_STROKE = 2.0  # MNIST strokes are about 2 pixels wide at 20x20 scale, or more
 CANVAS_SIZE = 280  # the drawing canvas, 10x the 28x28 field
 PEN_WIDTH = 20  # at 280 px, about 2 px after the 10x reduction: as thick as MNIST strokes
@@ -76,8 +77,7 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise InvalidImageError(f"image too large: {width}x{height} pixels (at most {MAX_PIXELS:,})")
-    if width == 0 or height == 0:
-        raise InvalidImageError("image has no pixels")
+    _check_size(width, height)
     try:
         image.seek(0)
         image.load()
@@ -94,6 +94,15 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # CMYK, YCbCr, P, RGB, …
 
 
+def _check_size(width: int, height: int) -> None:
+    if width * height == 0:
+        raise InvalidImageError("image has no pixels")
+    if min(width, height) < MIN_SIDE:
+        raise InvalidImageError(
+            f"image too small to hold a digit: {width}x{height} pixels (at least {MIN_SIDE} on each side)"
+        )
+
+
 def _check_array(array: np.ndarray) -> np.ndarray:
     array = np.asarray(array)
     if array.size == 0:
@@ -104,13 +113,14 @@ def _check_array(array: np.ndarray) -> np.ndarray:
         raise InvalidImageError(f"expected an array of shape (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
         raise InvalidImageError(f"image too large: {array.shape[1]}x{array.shape[0]} pixels")
+    _check_size(array.shape[1], array.shape[0])
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255.0
     if array.dtype == np.uint16:
         return array.astype(np.float32) / 65535.0
     if array.dtype == bool:
         return array.astype(np.float32)
-    if not np.issubdtype(array.dtype, np.number):
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise InvalidImageError(f"expected numbers, got an array of {array.dtype}")
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
@@ -218,6 +228,7 @@ def _border(array: np.ndarray) -> np.ndarray:
 def _background(ink: np.ndarray, cells: int = 6) -> np.ndarray:
     """A smooth estimate of the background (uneven lighting): a low percentile per cell, interpolated."""
     height, width = ink.shape
+    cells = max(1, min(cells, height, width))  # every cell at least one pixel: a thin strip has fewer
     rows = np.linspace(0, height, cells + 1).astype(int)
     cols = np.linspace(0, width, cells + 1).astype(int)
     grid = np.array(

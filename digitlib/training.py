@@ -485,7 +485,7 @@ def train(
         # else the weights at the end of the schedule (averaged, with ema_momentum)
         if recipe.bn_recalibration:
             recalibrate_batch_norm(model, split.reference[0])
-        model.save(paths.model_file(name))
+        models.inference_copy(model).save(paths.model_file(name))
     seconds = time.perf_counter() - started
     model_path = paths.model_file(recipe.model_name)
     if recipe.ensemble > 1:

@@ -447,7 +447,87 @@ def test_command_line_prints_digits_and_fails_clearly(trained_model_path, predic
     number.write_bytes(preprocess.encode_image(nineteen))
     result = subprocess.run(command + ["--number", str(number)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and f"{number}: 19" in result.stdout
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "b-two.png").write_bytes(good.read_bytes())
+    (folder / "a-dot.png").write_bytes(preprocess.encode_image(np.full((2, 2), 255, np.uint8)))
+    (folder / "readme.txt").write_text("not a picture, and not named like one")
+    result = subprocess.run(command + [str(folder)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and len(result.stdout.splitlines()) == 1  # one line per picture, sorted
+    assert result.stdout.startswith(f"{folder / 'b-two.png'}: 2 (")
+    assert f"{folder / 'a-dot.png'}: error: image too small" in result.stderr and "readme" not in result.stderr
     missing = subprocess.run(
         command[:-1] + [str(tmp_path / "none.keras"), str(good)], capture_output=True, text=True, timeout=300
     )
     assert missing.returncode == 1 and "No trained model" in missing.stderr
+
+
+def _fuzzed_inputs(digit: np.ndarray, count: int, seed: int = 0) -> list:
+    """What an upload box can be handed: damaged image files, random bytes, and arrays of odd
+    shapes, sizes and dtypes."""
+    rng = np.random.default_rng(seed)
+    originals = [preprocess.encode_image(digit, format) for format in ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")]
+    inputs: list = []
+    for _ in range(count):
+        data = bytearray(originals[rng.integers(len(originals))])
+        how = rng.integers(4)
+        if how == 0:  # flip bytes, sparing the signature so the decoder gets further
+            for position in rng.integers(8, len(data), size=rng.integers(1, 20)):
+                data[position] = rng.integers(256)
+        elif how == 1:  # cut short
+            data = data[: rng.integers(1, len(data))]
+        elif how == 2:  # garbage spliced in
+            position = rng.integers(len(data))
+            data[position:position] = rng.bytes(rng.integers(1, 200))
+        else:  # nothing but noise
+            data = bytearray(rng.bytes(rng.integers(1, 3000)))
+        inputs.append(bytes(data))
+    shapes = [(1, 1), (2, 2), (7, 7), (8, 8), (3, 5000), (5000, 3), (8, 5000), (1, 1, 3), (9, 9, 4), (28, 28, 2)]
+    dtypes = [np.uint8, np.uint16, np.int8, np.int64, np.float16, np.float32, np.float64, bool]
+    for shape in shapes:
+        for dtype in dtypes:
+            inputs.append((rng.random(shape) * (255 if np.dtype(dtype).kind in "ui" else 1)).astype(dtype))
+    strips = [(3, 5000), (5000, 3), (1, 1), (2, 2)]
+    inputs += [preprocess.encode_image(np.full(shape, 255, np.uint8)) for shape in strips]
+    return inputs + [np.zeros((28, 28), complex), np.array([["a"] * 28] * 28)]
+
+
+def test_fuzzed_uploads_give_a_clear_error_or_a_28x28_input(test_digits):
+    """Every input either raises InvalidImageError or preprocesses to a valid model input."""
+    x_test, _ = test_digits
+    outcomes = {"error": 0, "read": 0}
+    for item in _fuzzed_inputs(x_test[0], count=1000):
+        try:
+            steps = preprocess.preprocess_steps(item)
+            numbers = preprocess.split_digits(item)
+        except preprocess.InvalidImageError:
+            outcomes["error"] += 1
+            continue
+        outcomes["read"] += 1
+        for result in [steps.result] + [part.result for part in numbers]:
+            assert result.shape == (28, 28) and result.dtype == np.float32
+            assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
+    assert outcomes["error"] > 100 and outcomes["read"] > 50  # both paths were exercised
+
+
+@pytest.mark.slow
+def test_a_fuzzed_upload_gets_an_answer_or_a_message_in_the_widget(predictor, test_digits):
+    x_test, _ = test_digits
+    pad = interface.DigitPad(predictor)
+    for number, data in enumerate(item for item in _fuzzed_inputs(x_test[0], 60, seed=1) if isinstance(item, bytes)):
+        upload = {"name": f"f{number}.png", "type": "", "size": len(data), "last_modified": datetime.now(UTC)}
+        pad.upload.value = (dict(upload, content=memoryview(data)),)
+        assert f"f{number}.png" in pad.answer.value
+        assert ("digit-error" in pad.answer.value) != bool(pad.last)  # a message, or an answer
+
+
+@pytest.mark.slow
+def test_an_unexpected_error_is_shown_in_the_widget(predictor, monkeypatch):
+    pad = interface.DigitPad(predictor)
+
+    def broken(image):
+        raise RuntimeError("the model file went away")
+
+    monkeypatch.setattr(pad.predictor, "predict", broken)
+    pad.predict_image(np.zeros((28, 28)), "odd.png")
+    assert "digit-error" in pad.answer.value and "RuntimeError: the model file went away" in pad.answer.value

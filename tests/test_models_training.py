@@ -312,3 +312,19 @@ def test_an_ensemble_averages_its_members_probabilities(small, tmp_path):
         "cnn-member2",
     ]
     assert models.multiply_adds(ensemble) == 2 * models.multiply_adds(models.cnn(width=4))
+
+
+def test_the_shipped_model_is_the_rendered_default_run_as_inference_weights():
+    """models/cnn.keras travels with the repository so the interface works after a clone: the
+    default recipe's model (its run record says so), without optimizer state, loadable in safe
+    mode, and the very file whose score the record holds."""
+    record = json.loads((config.MODELS_DIR / "cnn-run.json").read_text())
+    recipe = training.TrainConfig.from_params(record["parameters"])
+    assert recipe == training.TrainConfig()
+    path = config.MODELS_DIR / "cnn.keras"
+    assert path.stat().st_size < 1_000_000  # the weights are 165,122 floats; the optimizer's state would triple it
+    model = runtime.keras().models.load_model(path, compile=False, safe_mode=True)
+    assert model.count_params() == record["architecture"]["parameters"] and not getattr(model, "optimizer", None)
+    x, y = training.split_data(recipe).reference
+    score = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x), y)
+    assert score["accuracy"] == pytest.approx(record["saved_model_metrics"]["accuracy"], abs=1e-4)
