@@ -56,8 +56,10 @@ def import_tensorflow() -> ModuleType:
 
 
 def keras() -> ModuleType:
-    """Keras, with TensorFlow imported quietly first."""
-    import_tensorflow()
+    """Keras, with TensorFlow imported quietly first (unless `KERAS_BACKEND` names another backend,
+    such as jax for the GPU check in benchmarks/gpu_check.py: then Keras alone)."""
+    if (os.environ.get("KERAS_BACKEND") or "tensorflow") == "tensorflow":
+        import_tensorflow()
     import keras as keras_module
 
     return keras_module
