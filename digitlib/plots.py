@@ -89,23 +89,44 @@ def confusion_heatmaps(counts: np.ndarray, normalized: np.ndarray):
     return fig
 
 
-def reliability_diagram(bins: dict):
-    """Accuracy against confidence per bin, with the diagonal of perfect calibration and the counts."""
-    fig, (ax, ax_counts) = plt.subplots(1, 2, figsize=(11, 4))
-    centers = (bins["edges"][:-1] + bins["edges"][1:]) / 2
-    width = bins["edges"][1] - bins["edges"][0]
-    ax.bar(centers, np.nan_to_num(bins["accuracy"]), width=width * 0.9, edgecolor="black", label="accuracy")
-    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-    ax.set(
-        xlabel="confidence",
-        ylabel="accuracy",
-        title=f"reliability (ECE = {100 * bins['ece']:.2f} %)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    ax.legend(loc="upper left")
-    ax_counts.bar(centers, bins["counts"], width=width * 0.9, color="tab:gray")
-    ax_counts.set(xlabel="confidence", ylabel="images", yscale="log", title="images per confidence bin")
+def reliability_diagram(bins: dict, calibrated: dict | None = None):
+    """Calibration per confidence bin (`evaluation.reliability`): accuracy minus mean confidence in
+    points, with the binomial standard error of the accuracy, and the images in each bin; with
+    `calibrated`, the same after temperature scaling beside it. Bins are categories, so the fine
+    ones above 90 % (where nearly every prediction is) get as much room as the wide ones."""
+    series = [("the model's own", bins, "tab:blue")]
+    if calibrated is not None:
+        series.append(("calibrated", calibrated, "tab:orange"))
+    edges = bins["edges"]
+    names = [f"{100 * low:g}-{100 * high:g}" for low, high in zip(edges[:-1], edges[1:])]
+    positions = np.arange(len(names))
+    width = 0.8 / len(series)
+    fig, (ax, ax_counts) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, height_ratios=[2, 1])
+    for k, (name, found, color) in enumerate(series):
+        x = positions + (k - (len(series) - 1) / 2) * width
+        counts = found["counts"]
+        accuracy = np.nan_to_num(found["accuracy"])
+        gap = 100 * np.nan_to_num(found["accuracy"] - found["confidence"])
+        error = 100 * np.sqrt(accuracy * (1 - accuracy) / np.maximum(counts, 1))
+        ax.bar(
+            x,
+            gap,
+            width=width * 0.95,
+            color=color,
+            yerr=error,
+            capsize=2,
+            label=f"{name}: ECE {100 * found['ece']:.2f} %",
+        )
+        ax_counts.bar(x, counts, width=width * 0.95, color=color)
+        for xi, count in zip(x, counts):
+            ax_counts.annotate(f"{count:,}", (xi, max(count, 1)), ha="center", va="bottom", fontsize=6)
+    tallest = max(found["counts"].max() for _, found, _ in series)
+    ax_counts.set_ylim(0.8, tallest * 6)  # room for the counts written on the bars
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(ylabel="accuracy - confidence (points)", title="calibration: above 0, the model is better than it says")
+    ax.legend(loc="lower right", fontsize=8)
+    ax_counts.set(xlabel="confidence bin (%)", ylabel="images", yscale="log")
+    ax_counts.set_xticks(positions, names, rotation=30, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -5,11 +5,11 @@ The uncertainty rule (thresholds measured in notebooks/05_interface.ipynb, secti
 thresholds"):
 - **no digit**: preprocessing finds almost no ink (fewer than `preprocess.MIN_INK_PIXELS` ink
   pixels at the working size): nothing is predicted.
-- **uncertain**: the top probability is below `UNCERTAIN_BELOW`, or the 28x28 input has a shape
-  no MNIST digit has: its ink covers less than `MIN_INK_SHARE` or more than `MAX_INK_SHARE` of
-  the field, it encloses more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more
-  than `MAX_PARTS` pieces. The prediction is still returned, flagged, so an interface can say
-  "not sure".
+- **uncertain**: the top probability (calibrated by `TEMPERATURE`) is below `UNCERTAIN_BELOW`,
+  or the 28x28 input has a shape no MNIST digit has: its ink covers less than `MIN_INK_SHARE` or
+  more than `MAX_INK_SHARE` of the field, it encloses more than `MAX_HOLES` holes (an 8 has two),
+  or it falls apart into more than `MAX_PARTS` pieces. The prediction is still returned, flagged,
+  so an interface can say "not sure".
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlib import config, models, preprocess, runtime
+from digitlib import config, evaluation, models, preprocess, runtime
 
 # Chosen on validation data, never on the test set: `params/sweeps/thresholds.yaml` trains the
 # default recipe with 5,000 training images held out (three seeds) and records, for each held-out
@@ -32,7 +32,13 @@ from digitlib import config, models, preprocess, runtime
 # that flags the most non-digits while flagging at most `MAX_CORRECT_FLAGGED` of the digits it
 # reads right; notebook 05 shows the choice, and tests/test_thresholds.py fails if these values
 # stop being that choice.
-UNCERTAIN_BELOW = 0.90
+#
+# The confidence is calibrated first: the model's probabilities are rescaled by `TEMPERATURE`
+# (`evaluation.with_temperature`), fitted on the same runs' plain held-out digits (the
+# `-probabilities.npz` beside each table; notebook 05, "Calibrating the confidence"), and the rule
+# reads the calibrated confidence.
+TEMPERATURE = 1.10
+UNCERTAIN_BELOW = 0.85
 MIN_INK_SHARE = 0.02
 MAX_INK_SHARE = 0.30
 MAX_HOLES = 2
@@ -45,6 +51,13 @@ THRESHOLD_GRID: dict[str, list[float]] = {
     "MAX_PARTS": [3, 4],
 }
 MAX_CORRECT_FLAGGED = 0.02
+# Reading numbers: a part wider than WIDE_PART line heights may be digits that touch, and is cut
+# into pieces PIECE_WIDTHS line heights wide (a 1 is about a quarter of its height, a 0 up to one).
+# Set on numbers composed of training digits (notebook 05, "Several digits"), not test digits: a
+# cost per piece or for width beyond WIDE_PART read fewer numbers right there, and a WIDE_PART of
+# 1.2 or a widest piece of 1.0 to 1.3 line heights no more.
+WIDE_PART = 1.0
+PIECE_WIDTHS = (0.2, 1.1)
 
 
 @dataclass
@@ -183,6 +196,18 @@ def rule_outcomes(table: Any, rule: dict[str, float] | None = None) -> dict[str,
     }
 
 
+def at_temperature(table: Any, probabilities: np.ndarray, temperature: float) -> Any:
+    """A `rule_table` with each picture's confidence as the model gives it at `temperature`, from
+    the picture's raw probabilities (one row each, in the table's order). Pictures with no digit
+    keep confidence 0."""
+    if len(probabilities) != len(table):
+        raise ValueError(f"{len(probabilities)} rows of probabilities for a table of {len(table)} pictures")
+    read = np.asarray(probabilities).sum(axis=1) > 0
+    confidence = np.zeros(len(table))
+    confidence[read] = evaluation.with_temperature(probabilities[read], temperature).max(axis=1)
+    return table.assign(confidence=confidence.round(6))
+
+
 def choose_thresholds(
     table: Any, grid: dict[str, list[float]] | None = None, max_correct_flagged: float = MAX_CORRECT_FLAGGED
 ) -> tuple[dict[str, float], Any]:
@@ -212,7 +237,11 @@ def choose_thresholds(
 class Predictor:
     """A saved Keras model wrapped for people's pictures. Loads once; predicts in milliseconds."""
 
-    def __init__(self, model_path: str | os.PathLike = config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras"):
+    def __init__(
+        self,
+        model_path: str | os.PathLike = config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras",
+        temperature: float = TEMPERATURE,
+    ):
         path = Path(model_path)
         if not path.is_absolute() and not path.exists():
             path = config.PROJ_ROOT / path
@@ -222,13 +251,15 @@ class Predictor:
                 f"notebooks/03_training.ipynb (or `make run`)."
             )
         self.model_path = path
+        self.temperature = temperature  # 1: the model's own probabilities
         # safe mode: a .keras file that would run code of its own (a Lambda layer) is refused
         self.model = runtime.keras().models.load_model(path, compile=False, safe_mode=True)
         self._model_graph = models.inference_function(self.model)
         self._probabilities(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
 
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
-        return self._model_graph(np.asarray(batch, np.float32)[..., np.newaxis]).numpy()
+        raw = self._model_graph(np.asarray(batch, np.float32)[..., np.newaxis]).numpy()
+        return raw if self.temperature == 1 else evaluation.with_temperature(raw, self.temperature)
 
     def _from_steps(self, steps_list: list[preprocess.Steps]) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(steps_list)
@@ -259,8 +290,52 @@ class Predictor:
         return self._from_steps([preprocess.preprocess_steps(image) for image in images])
 
     def read_number(self, image) -> NumberReading:
-        """Read a picture of several digits (for example "2026") left to right."""
-        return NumberReading(self._from_steps(preprocess.split_digits(image)))
+        """Read a picture of several digits (for example "2026") left to right.
+
+        Each part of the picture (`preprocess.number_parts`) wider than `WIDE_PART` times the
+        line's height may be several digits whose strokes touch: it is cut where the model reads
+        the pieces best (`_cut_apart`)."""
+        grey, inverted, parts = preprocess.number_parts(image)
+        line_height = max((preprocess.ink_extent(part)[2] for part in parts), default=0)
+        pieces: list[preprocess.Steps] = []
+        for part in parts:
+            start, stop, _ = preprocess.ink_extent(part)
+            if stop - start > WIDE_PART * line_height:
+                pieces += self._cut_apart(grey, part, inverted, line_height)
+            else:
+                pieces.append(preprocess.piece_steps(grey, part, start, stop, inverted))
+        return NumberReading(self._from_steps([steps for steps in pieces if not steps.blank]))
+
+    def _cut_apart(
+        self, grey: np.ndarray, part: np.ndarray, inverted: bool, line_height: int
+    ) -> list[preprocess.Steps]:
+        """The pieces of a wide part: of the ways to cut it at `preprocess.cut_columns` into pieces
+        `PIECE_WIDTHS` times the line's height wide, the one whose pieces the model reads with the
+        highest product of confidences (recognition-based segmentation, by dynamic programming)."""
+        start, stop, _ = preprocess.ink_extent(part)
+        cuts = [start, *preprocess.cut_columns(part, line_height), stop]
+        narrowest, widest = (share * line_height for share in PIECE_WIDTHS)
+        spans = [
+            (i, j)
+            for i in range(len(cuts))
+            for j in range(i + 1, len(cuts))
+            if narrowest <= cuts[j] - cuts[i] <= widest
+        ]
+        steps = {span: preprocess.piece_steps(grey, part, cuts[span[0]], cuts[span[1]], inverted) for span in spans}
+        readable = [span for span in spans if not steps[span].blank]
+        if not readable:  # no way of cutting it fits: read it whole
+            return [preprocess.piece_steps(grey, part, start, stop, inverted)]
+        confidence = self._probabilities(np.stack([steps[span].result for span in readable])).max(axis=1)
+        score = {span: float(np.log(max(c, 1e-9))) for span, c in zip(readable, confidence)}
+        no_way: list[tuple[int, int]] = []
+        best = [(0.0, no_way)] + [(-np.inf, no_way)] * (len(cuts) - 1)
+        for j in range(1, len(cuts)):
+            for i in range(j):
+                if (i, j) in score and best[i][0] + score[(i, j)] > best[j][0]:
+                    best[j] = (best[i][0] + score[(i, j)], [*best[i][1], (i, j)])
+        if not best[-1][1]:
+            return [preprocess.piece_steps(grey, part, start, stop, inverted)]
+        return [steps[span] for span in best[-1][1]]
 
 
 # --------------------------------------------------------------------------- command line

@@ -357,19 +357,21 @@ def to_mnist(image) -> np.ndarray:
     return preprocess_steps(image).result
 
 
-def split_digits(image, min_part: float = 0.15) -> list[Steps]:
-    """Cut a picture of several digits into one `Steps` per digit, left to right.
+def number_parts(image, min_part: float = 0.15) -> tuple[np.ndarray, bool, list[np.ndarray]]:
+    """The parts of a picture of several digits, left to right: the picture in grey, whether it was
+    dark on light, and one ink image (the picture's size) per part.
 
     Ink is grouped into connected components (after a slight dilation that joins broken
     strokes); specks much smaller than the largest part are dropped, and parts that overlap
-    horizontally (the two strokes of a 4 or the cap of a 5) are merged into one digit."""
+    horizontally (the two strokes of a 4 or the cap of a 5) are merged into one. A part is one
+    digit, or several whose strokes touch (`cut_columns` and the predictor take those apart)."""
     from scipy import ndimage
 
     grey = _working_grey(image)
     ink, inverted = ink_image(grey)
     mask = ink > INK_THRESHOLD
     if mask.sum() < MIN_INK_PIXELS:
-        return []
+        return grey, inverted, []
     joined = ndimage.binary_dilation(mask, iterations=max(1, max(mask.shape) // 100))
     labels, count = ndimage.label(joined)
     boxes = ndimage.find_objects(labels)
@@ -390,8 +392,41 @@ def split_digits(image, min_part: float = 0.15) -> list[Steps]:
                 groups[-1][2].append(label)
                 continue
         groups.append([box[1].start, box[1].stop, [label]])
-    digits = []
-    for _, _, members in groups:
-        part = np.where(np.isin(labels, members), ink, 0.0).astype(np.float32)
-        digits.append(_steps_from_ink(grey, part, inverted))
+    return grey, inverted, [np.where(np.isin(labels, members), ink, 0.0).astype(np.float32) for *_, members in groups]
+
+
+def ink_extent(ink: np.ndarray) -> tuple[int, int, int]:
+    """The first and last-plus-one ink column of an ink image, and the height of its ink."""
+    mask = ink > INK_THRESHOLD
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(cols):
+        return 0, 0, 0
+    return int(cols[0]), int(cols[-1]) + 1, int(rows[-1] - rows[0] + 1)
+
+
+def cut_columns(part: np.ndarray, line_height: int, per_height: int = 10) -> list[int]:
+    """Columns where a part may be cut into digits whose strokes touch, left to right: every
+    `line_height / per_height` columns, at least a fifth of the line's height from the part's ends.
+
+    A regular comb rather than the columns with the least ink: where a 0 touches a 1 the ink per
+    column is high, and the thinnest column is the middle of the 0. The predictor keeps the cuts
+    whose pieces it reads best."""
+    start, stop, _ = ink_extent(part)
+    step = max(1, round(line_height / per_height))
+    margin = max(2, round(0.2 * line_height))
+    return list(range(start + margin, stop - margin + 1, step))
+
+
+def piece_steps(grey: np.ndarray, part: np.ndarray, start: int, stop: int, inverted: bool) -> Steps:
+    """`Steps` for the columns `start` to `stop` of a part's ink: one digit cut out of touching ones."""
+    piece = np.zeros_like(part)
+    piece[:, start:stop] = part[:, start:stop]
+    return _steps_from_ink(grey, piece, inverted)
+
+
+def split_digits(image, min_part: float = 0.15) -> list[Steps]:
+    """Cut a picture of several digits into one `Steps` per part (`number_parts`), left to right,
+    without taking apart digits that touch (the predictor's `read_number` does that)."""
+    grey, inverted, parts = number_parts(image, min_part)
+    digits = [_steps_from_ink(grey, part, inverted) for part in parts]
     return [steps for steps in digits if not steps.blank]

@@ -189,18 +189,41 @@ def train_one(
         scores = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x_test), y_test)
         row.update({f"test_{key}": round(value, 5) for key, value in scores.items()})
     if interface_outputs:
-        table = rule_table_on_validation(split, result.model_path, seed=recipe.seed)
-        interface_outputs.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(interface_outputs, index=False)
+        write_interface_outputs(split, result.model_path, model, interface_outputs, seed=recipe.seed)
     versions = records.library_versions()
     row.update({f"version_{name}": versions[name] for name in ("tensorflow", "keras", "numpy", "python")})
     return row
 
 
-def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits: int = 300) -> Any:
+def write_interface_outputs(split: Any, model_path: Path, model: Any, table_path: Path, seed: int) -> None:
+    """What the interface reads of a run's validation digits, for choosing its calibration and
+    thresholds without the model: `table_path` (a CSV) holds `rule_table_on_validation`, and
+    `probabilities_path(table_path)` the model's raw probabilities for each of the table's
+    pictures and for the plain validation images, with their labels."""
+    import numpy as np
+
+    from digitlib import evaluation
+
+    table, pictures = rule_table_on_validation(split, model_path, seed=seed)
+    table_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(table_path, index=False)
+    np.savez_compressed(
+        probabilities_path(table_path),
+        pictures=pictures.astype(np.float32),
+        validation=evaluation.predict_probabilities(model, split.x_val).astype(np.float32),
+        validation_labels=split.y_val.astype(np.int8),
+    )
+
+
+def probabilities_path(table_path: Path) -> Path:
+    return table_path.with_name(f"{table_path.stem}-probabilities.npz")
+
+
+def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits: int = 300) -> tuple[Any, Any]:
     """`predict.rule_table` of the model at `model_path` on the validation digits of `split` (a
     `training.TrainingData`), each delivered as a file in one of `synthetic.VARIATIONS` in turn, and
-    on `non_digits` generated non-digits (label -1), seeded by `seed`."""
+    on `non_digits` generated non-digits (label -1), seeded by `seed`; read with the model's own
+    probabilities (temperature 1), which are returned too, one row per picture."""
     import numpy as np
 
     from digitlib import predict, synthetic
@@ -210,9 +233,10 @@ def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits
     files, kinds = synthetic.delivered_in_turn(split.x_val, np.random.default_rng(seed))
     others = synthetic.non_digit_images(non_digits, seed=1000 + seed)  # not the sets 04 and 05 show
     labels = np.concatenate([split.y_val, np.full(len(others), -1)])
-    table = predict.rule_table(predict.Predictor(model_path).predict_batch(files + others), labels)
+    predictions = predict.Predictor(model_path, temperature=1.0).predict_batch(files + others)
+    table = predict.rule_table(predictions, labels)
     table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others))
-    return table
+    return table, np.stack([prediction.probabilities for prediction in predictions])
 
 
 def read_table(path: Path) -> Any:

@@ -3,6 +3,8 @@ deliver them (files, photos, drawings), multi-digit numbers, and things that are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -60,18 +62,25 @@ def delivered_in_turn(digits: np.ndarray, rng: np.random.Generator) -> tuple[lis
     return [user_variation(digit, kind, rng) for digit, kind in zip(digits, kinds)], kinds
 
 
-def compose_number(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
-    """Several 28x28 digits side by side on one black canvas (uint8), as a written number."""
+def compose_number(digits: list[np.ndarray], gap: int | Sequence[int] = 6, margin: int = 12) -> np.ndarray:
+    """Several 28x28 digits side by side on one black canvas (uint8), as a written number.
+
+    `gap` is the space in pixels between the ink of neighbouring digits' columns, one for all or
+    one per pair: 0 puts their bounding boxes side by side and a negative gap overlaps them, so
+    their strokes often touch (where both have ink, the brighter wins)."""
+    gaps = [gap] * (len(digits) - 1) if isinstance(gap, (int, np.integer)) else list(gap)
+    if len(gaps) != len(digits) - 1:
+        raise ValueError(f"{len(digits)} digits need {len(digits) - 1} gaps, got {len(gaps)}")
     cropped = []
     for digit in digits:
         cols = np.flatnonzero(digit.max(0) > 30)
         cropped.append(digit[:, cols[0] : cols[-1] + 1])
-    width = sum(d.shape[1] for d in cropped) + gap * (len(cropped) + 3)
-    canvas = np.zeros((40, width), np.uint8)
-    x = 2 * gap
-    for digit in cropped:
+    starts = [margin]
+    for previous, space in zip(cropped, gaps):
+        starts.append(max(0, starts[-1] + previous.shape[1] + space))
+    canvas = np.zeros((40, max(s + d.shape[1] for s, d in zip(starts, cropped)) + margin), np.uint8)
+    for x, digit in zip(starts, cropped):
         canvas[6:34, x : x + digit.shape[1]] = np.maximum(canvas[6:34, x : x + digit.shape[1]], digit)
-        x += digit.shape[1] + gap
     return canvas
 
 

@@ -276,7 +276,7 @@ def test_accuracy_loss_confusions_and_calibration():
     assert evaluation.most_confused_pairs(counts) == [(2, 1, 1), (1, 2, 1)] or evaluation.most_confused_pairs(
         counts
     ) == [(1, 2, 1), (2, 1, 1)]
-    bins = evaluation.reliability(probabilities, labels, bins=10)
+    bins = evaluation.reliability(probabilities, labels, edges=10)
     assert bins["counts"].sum() == 5 and bins["ece"] == pytest.approx(abs(0.91 - 0.6))
     table = evaluation.classification_table(labels, probabilities.argmax(1))
     assert {"macro avg", "weighted avg", "0", "1", "2"} <= set(table.index)
@@ -291,7 +291,14 @@ def test_a_perfectly_calibrated_model_has_near_zero_ece():
     probabilities = np.zeros((20000, 10))
     probabilities[np.arange(20000), np.where(correct, 0, 1)] = confidence
     probabilities[np.arange(20000), np.where(correct, 1, 0)] = 1 - confidence
-    assert evaluation.reliability(probabilities, labels, bins=10)["ece"] < 0.01
+    assert evaluation.reliability(probabilities, labels, edges=10)["ece"] < 0.01
+    # made overconfident (temperature 0.5), temperature scaling finds the way back
+    sharpened = evaluation.with_temperature(probabilities, 0.5)
+    assert (sharpened.argmax(1) == probabilities.argmax(1)).all() and np.allclose(sharpened.sum(1), 1, atol=1e-5)
+    assert evaluation.reliability(sharpened, labels)["ece"] > 0.05
+    temperature = evaluation.fit_temperature(sharpened, labels)
+    assert temperature == pytest.approx(2.0, rel=0.05)
+    assert evaluation.reliability(evaluation.with_temperature(sharpened, temperature), labels)["ece"] < 0.01
 
 
 @pytest.mark.slow

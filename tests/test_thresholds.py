@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digitlib import config, predict, preprocess, sweep, synthetic
+from digitlib import config, evaluation, predict, preprocess, sweep, synthetic
 
 HELD_OUT = config.REPORTS_DIR / "sweeps" / "thresholds"
 
@@ -62,15 +62,48 @@ def test_choose_thresholds_takes_the_rule_that_catches_most_within_the_limit():
         predict.choose_thresholds(table, {**grid, "UNCERTAIN_BELOW": [0.9]}, max_correct_flagged=0.01)
 
 
-def test_the_interface_uses_the_thresholds_chosen_on_held_out_data():
-    """The committed held-out outputs (params/sweeps/thresholds.yaml) choose predict's thresholds.
-    After rerunning that sweep, a different choice fails here: update digitlib/predict.py."""
+def _held_out_outputs() -> tuple[list, list[pd.DataFrame], list]:
     runs = sweep.load_sweep(config.PARAMS_DIR / "sweeps" / "thresholds.yaml")
-    assert all(run.interface_outputs and not run.test_metrics for run in runs)
     tables = [pd.read_csv(HELD_OUT / f"{run.name}.csv") for run in runs]
+    arrays = [np.load(sweep.probabilities_path(HELD_OUT / f"{run.name}.csv")) for run in runs]
+    return runs, tables, arrays
+
+
+def test_the_interface_uses_the_temperature_fitted_on_held_out_digits():
+    """The committed held-out outputs (params/sweeps/thresholds.yaml) fit predict's temperature."""
+    runs, tables, arrays = _held_out_outputs()
+    for run, table, outputs in zip(runs, tables, arrays):
+        assert len(outputs["validation"]) == len(outputs["validation_labels"]) == run.params["VALIDATION_SIZE"]
+        # the table was read from these probabilities: its confidence is their maximum (temperature 1)
+        np.testing.assert_allclose(outputs["pictures"].max(axis=1), table["confidence"], atol=2e-6)
+    probabilities = np.concatenate([outputs["validation"] for outputs in arrays])
+    labels = np.concatenate([outputs["validation_labels"] for outputs in arrays])
+    assert round(evaluation.fit_temperature(probabilities, labels), 2) == predict.TEMPERATURE
+    assert predict.Predictor.__init__.__defaults__[-1] == predict.TEMPERATURE
+
+
+def test_the_interface_uses_the_thresholds_chosen_on_held_out_data():
+    """The committed held-out outputs choose predict's thresholds, for the calibrated confidence.
+    After rerunning that sweep, a different choice fails here: update digitlib/predict.py."""
+    runs, tables, arrays = _held_out_outputs()
+    assert all(run.interface_outputs and not run.test_metrics for run in runs)
     for run, table in zip(runs, tables):
         # every digit row is one of the run's own 5,000 held-out training images; no test image
         assert (table["label"] >= 0).sum() == run.params["VALIDATION_SIZE"] == 5000
         assert set(table["delivered_as"]) == {*synthetic.VARIATIONS, "non-digit"}
-    chosen, _ = predict.choose_thresholds(pd.concat(tables, ignore_index=True))
+    calibrated = [
+        predict.at_temperature(table, outputs["pictures"], predict.TEMPERATURE)
+        for table, outputs in zip(tables, arrays)
+    ]
+    chosen, _ = predict.choose_thresholds(pd.concat(calibrated, ignore_index=True))
     assert chosen == {name: predict.thresholds()[name] for name in chosen}
+
+
+def test_at_temperature_recomputes_confidence_and_keeps_no_digit_at_zero():
+    table = pd.DataFrame({"label": [1, 2], "digit": [1, -1], "confidence": [0.9, 0.0]})
+    probabilities = np.array([[0.05, 0.9, 0.05] + [0] * 7, [0] * 10], np.float32)
+    softer = predict.at_temperature(table, probabilities, 2.0)
+    assert softer["confidence"][0] == pytest.approx(np.sqrt(0.9) / (np.sqrt(0.9) + 2 * np.sqrt(0.05)), abs=1e-6)
+    assert softer["confidence"][1] == 0 and table["confidence"][0] == 0.9  # a new table; the old one kept
+    with pytest.raises(ValueError, match="rows of probabilities"):
+        predict.at_temperature(table, probabilities[:1], 2.0)
