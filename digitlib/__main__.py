@@ -20,6 +20,8 @@ def _data(args: argparse.Namespace) -> int:
         f"MNIST verified in {config.display_path(args.data_dir)}/: {len(x_train)} training and {len(x_test)} "
         f"test images, label counts as published ({elapsed:.2f} s)"
     )
+    photos, _ = data.load_fashion_mnist(args.data_dir)
+    print(f"Fashion-MNIST verified in {config.display_path(args.data_dir)}/: {len(photos)} pictures of clothes")
     return 0
 
 
@@ -28,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    data_cmd = commands.add_parser("data", help="fetch MNIST into dataset/ if missing, and verify it")
+    data_cmd = commands.add_parser(
+        "data", help="fetch MNIST (and Fashion-MNIST, for notebook 04) into dataset/ if missing, and verify them"
+    )
     data_cmd.add_argument("--data-dir", default=str(config.DATASET_DIR))
     data_cmd.set_defaults(handler=_data)
     # Imported here, not guarded: a subcommand whose module is broken fails with its import error

@@ -185,6 +185,22 @@ def inference_copy(model):
     return copy
 
 
+def logits_function(model) -> Callable | None:
+    """`model`'s logits (the inputs of its final softmax) for (n, 28, 28, 1) float32 batches, traced
+    like `inference_function`; None for a model whose last layer is not a softmax Dense layer (an
+    ensemble averages probabilities, not logits)."""
+    keras = runtime.keras()
+    last = model.layers[-1] if hasattr(model, "layers") and model.layers else None
+    if not (isinstance(last, keras.layers.Dense) and last.get_config()["activation"] == "softmax"):
+        return None
+    tf = runtime.import_tensorflow()
+    features = keras.Model(model.inputs, model.layers[-2].output)
+    return tf.function(
+        lambda batch: keras.ops.matmul(features(batch, training=False), last.kernel) + last.bias,
+        input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)],
+    )
+
+
 def inference_function(model) -> Callable:
     """`model` traced once into a graph for inference on (n, 28, 28, 1) float32 batches.
 

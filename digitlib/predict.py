@@ -5,11 +5,13 @@ The uncertainty rule (thresholds measured in notebooks/05_interface.ipynb, secti
 thresholds"):
 - **no digit**: preprocessing finds almost no ink (fewer than `preprocess.MIN_INK_PIXELS` ink
   pixels at the working size): nothing is predicted.
-- **uncertain**: the top probability (calibrated by `TEMPERATURE`) is below `UNCERTAIN_BELOW`,
-  or the 28x28 input has a shape no MNIST digit has: its ink covers less than `MIN_INK_SHARE` or
-  more than `MAX_INK_SHARE` of the field, it encloses more than `MAX_HOLES` holes (an 8 has two),
-  or it falls apart into more than `MAX_PARTS` pieces. The prediction is still returned, flagged,
-  so an interface can say "not sure".
+- **uncertain** ("not sure"): the network has little evidence for any digit (its energy, the log
+  of the summed exponentials of its logits, is below `MIN_ENERGY`: pictures unlike anything it
+  was trained on score low whatever their softmax says), or the top probability (calibrated by
+  `TEMPERATURE`) is below `UNCERTAIN_BELOW`, or the 28x28 input has a shape no MNIST digit has:
+  its ink covers less than `MIN_INK_SHARE` or more than `MAX_INK_SHARE` of the field, it encloses
+  more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more than `MAX_PARTS`
+  pieces. The prediction is still returned, flagged, so an interface can say "not sure".
 """
 
 from __future__ import annotations
@@ -27,28 +29,30 @@ from digitlib import config, evaluation, models, preprocess, runtime
 
 # Chosen on validation data, never on the test set: `params/sweeps/thresholds.yaml` trains the
 # default recipe with 5,000 training images held out (three seeds) and records, for each held-out
-# digit delivered as a file (one of synthetic.VARIATIONS each) and for 300 generated non-digits,
-# what the rule reads (`rule_table`). `choose_thresholds` picks from `THRESHOLD_GRID` the rule
-# that flags the most non-digits while flagging at most `MAX_CORRECT_FLAGGED` of the digits it
-# reads right; notebook 05 shows the choice, and tests/test_thresholds.py fails if these values
-# stop being that choice.
+# digit delivered as a file (one of synthetic.VARIATIONS each), for 300 generated non-digits and
+# for 300 crops of photographs, what the rule reads (`rule_table`). `choose_thresholds` picks from
+# `THRESHOLD_GRID` the rule that flags the most non-digits while flagging at most
+# `MAX_CORRECT_FLAGGED` of the digits it reads right; notebook 05 shows the choice, and
+# tests/test_thresholds.py fails if these values stop being that choice.
 #
 # The confidence is calibrated first: the model's probabilities are rescaled by `TEMPERATURE`
 # (`evaluation.with_temperature`), fitted on the same runs' plain held-out digits (the
 # `-probabilities.npz` beside each table; notebook 05, "Calibrating the confidence"), and the rule
 # reads the calibrated confidence.
 TEMPERATURE = 1.10
-UNCERTAIN_BELOW = 0.85
-MIN_INK_SHARE = 0.02
+UNCERTAIN_BELOW = 0.70
+MIN_INK_SHARE = 0.03
 MAX_INK_SHARE = 0.30
 MAX_HOLES = 2
 MAX_PARTS = 4
+MIN_ENERGY = 6.0
 THRESHOLD_GRID: dict[str, list[float]] = {
-    "UNCERTAIN_BELOW": [0.8, 0.85, 0.9, 0.95, 0.98, 0.99],
+    "UNCERTAIN_BELOW": [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95],
     "MIN_INK_SHARE": [0.02, 0.025, 0.03, 0.04],
     "MAX_INK_SHARE": [0.25, 0.3, 0.35],
     "MAX_HOLES": [2],
     "MAX_PARTS": [3, 4],
+    "MIN_ENERGY": [0.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],  # 0: practically off (digits score 10 and more)
 }
 MAX_CORRECT_FLAGGED = 0.02
 # Reading numbers: a part wider than WIDE_PART line heights may be digits that touch, and is cut
@@ -70,6 +74,7 @@ class Prediction:
     model_input: np.ndarray  # the 28x28 image the model saw
     status: str = "ok"  # "ok", "uncertain" or "no digit"
     reasons: list[str] = field(default_factory=list)
+    energy: float = float("nan")  # log of the summed exp-logits: low when no digit has much evidence
 
     @property
     def label(self) -> str:
@@ -109,12 +114,16 @@ def shape_measures(model_input: np.ndarray) -> dict[str, float]:
     return {"ink_share": float(ink.mean()), "holes": holes, "parts": sum(1 for size in sizes if size >= 3)}
 
 
-def breaches(confidence, ink_share, holes, parts, rule: dict[str, float] | None = None) -> dict[str, Any]:
+def breaches(
+    confidence, ink_share, holes, parts, energy=np.nan, rule: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Which parts of the uncertainty `rule` (default: `thresholds()`) a prediction breaks, one
-    truth value per part; works on single values and on numpy arrays alike."""
+    truth value per part; works on single values and on numpy arrays alike. An unknown energy
+    (NaN: a model without logits, such as an ensemble) breaks nothing."""
     rule = rule or thresholds()
     ink_share = np.asarray(ink_share)
     return {
+        "energy": np.asarray(energy) < rule.get("MIN_ENERGY", -np.inf),
         "confidence": np.asarray(confidence) < rule["UNCERTAIN_BELOW"],
         "ink_share": (ink_share < rule["MIN_INK_SHARE"]) | (ink_share > rule["MAX_INK_SHARE"]),
         "holes": np.asarray(holes) > rule["MAX_HOLES"],
@@ -122,12 +131,14 @@ def breaches(confidence, ink_share, holes, parts, rule: dict[str, float] | None 
     }
 
 
-def judge(probabilities: np.ndarray, model_input: np.ndarray) -> tuple[str, list[str]]:
+def judge(probabilities: np.ndarray, model_input: np.ndarray, energy: float = np.nan) -> tuple[str, list[str]]:
     """The status of a prediction under the uncertainty rule, and why."""
     confidence = float(np.max(probabilities))
     shape = shape_measures(model_input)
-    broken = breaches(confidence, shape["ink_share"], shape["holes"], shape["parts"])
+    broken = breaches(confidence, shape["ink_share"], shape["holes"], shape["parts"], energy)
     reasons = []
+    if broken["energy"]:
+        reasons.append(f"little evidence for any digit (energy {energy:.1f}, digits have {MIN_ENERGY:g} or more)")
     if broken["confidence"]:
         reasons.append(f"top probability {100 * confidence:.0f} % is below {100 * UNCERTAIN_BELOW:.0f} %")
     if broken["ink_share"]:
@@ -151,6 +162,7 @@ def thresholds() -> dict[str, float]:
         "MAX_INK_SHARE": MAX_INK_SHARE,
         "MAX_HOLES": MAX_HOLES,
         "MAX_PARTS": MAX_PARTS,
+        "MIN_ENERGY": MIN_ENERGY,
     }
 
 
@@ -171,6 +183,7 @@ def rule_table(predictions: list[Prediction], labels: np.ndarray) -> Any:
                 "ink_share": round(shape["ink_share"], 5),
                 "holes": shape["holes"],
                 "parts": shape["parts"],
+                "energy": round(prediction.energy, 4),
             }
         )
     return pd.DataFrame(rows)
@@ -179,7 +192,8 @@ def rule_table(predictions: list[Prediction], labels: np.ndarray) -> Any:
 def rule_outcomes(table: Any, rule: dict[str, float] | None = None) -> dict[str, float]:
     """The shares a `rule` (default: `thresholds()`) flags in a `rule_table`: of the digits read
     right, of the digits misread, of all digits, and of the pictures that are not digits."""
-    broken = breaches(table["confidence"], table["ink_share"], table["holes"], table["parts"], rule)
+    energy = table["energy"] if "energy" in table else np.full(len(table), np.nan)  # tables without energy
+    broken = breaches(table["confidence"], table["ink_share"], table["holes"], table["parts"], energy, rule)
     flagged = (table["digit"] < 0).to_numpy() | np.logical_or.reduce([np.asarray(b) for b in broken.values()])
     digit = (table["label"] >= 0).to_numpy()
     right = digit & (table["digit"] == table["label"]).to_numpy()
@@ -254,21 +268,35 @@ class Predictor:
         self.temperature = temperature  # 1: the model's own probabilities
         # safe mode: a .keras file that would run code of its own (a Lambda layer) is refused
         self.model = runtime.keras().models.load_model(path, compile=False, safe_mode=True)
-        self._model_graph = models.inference_function(self.model)
-        self._probabilities(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
+        self._logits_graph = models.logits_function(self.model)
+        self._model_graph = models.inference_function(self.model)  # traced only when there are no logits
+        self._read(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
+
+    def _read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and energies (NaN without logits) of a batch of 28x28 inputs."""
+        inputs = np.asarray(batch, np.float32)[..., np.newaxis]
+        if self._logits_graph is None:
+            raw, energy = self._model_graph(inputs).numpy(), np.full(len(inputs), np.nan)
+        else:
+            logits = self._logits_graph(inputs).numpy().astype(np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            energy = (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
+            raw = np.exp(logits - energy[:, np.newaxis]).astype(np.float32)
+        return (raw if self.temperature == 1 else evaluation.with_temperature(raw, self.temperature)), energy
 
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
-        raw = self._model_graph(np.asarray(batch, np.float32)[..., np.newaxis]).numpy()
-        return raw if self.temperature == 1 else evaluation.with_temperature(raw, self.temperature)
+        return self._read(batch)[0]
 
     def _from_steps(self, steps_list: list[preprocess.Steps]) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(steps_list)
         readable = [i for i, steps in enumerate(steps_list) if not steps.blank]
         if readable:
-            probabilities = self._probabilities(np.stack([steps_list[i].result for i in readable]))
-            for i, row in zip(readable, probabilities):
-                status, reasons = judge(row, steps_list[i].result)
-                results[i] = Prediction(int(row.argmax()), float(row.max()), row, steps_list[i].result, status, reasons)
+            probabilities, energies = self._read(np.stack([steps_list[i].result for i in readable]))
+            for i, row, energy in zip(readable, probabilities, energies):
+                status, reasons = judge(row, steps_list[i].result, energy)
+                results[i] = Prediction(
+                    int(row.argmax()), float(row.max()), row, steps_list[i].result, status, reasons, float(energy)
+                )
         for i, steps in enumerate(steps_list):
             if results[i] is None:
                 results[i] = Prediction(

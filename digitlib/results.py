@@ -132,6 +132,11 @@ def _paired(name: str, row: Any) -> str:
     ).strip()
 
 
+def _elsewhere(metrics: dict[str, Any]) -> dict[str, Any]:
+    """04's pictures from other sources, without its per-delivery rows of test digits."""
+    return {k: v for k, v in metrics["pictures_from_elsewhere"].items() if not k.startswith("test digits")}
+
+
 def _gap_name(gap: int) -> str:
     return f"overlapping {-gap} px" if gap < 0 else "side by side" if gap == 0 else f"{gap} px apart"
 
@@ -175,6 +180,11 @@ def rows() -> list[tuple[str, str, str]]:
             "`reports/metrics.json`",
         ),
         (
+            'pictures from sources never used to train or choose, flagged "not sure" (notebook 04)',
+            "; ".join(f"{name}: {_percent(row['flagged'], 1)}" for name, row in _elsewhere(metrics).items()),
+            "`reports/metrics.json`",
+        ),
+        (
             f"numbers of 2-5 test digits read exactly ({metrics['numbers'][0]['numbers']} per gap)",
             "; ".join(f"{_gap_name(row['gap'])} {_percent(row['read_exactly'], 0)}" for row in metrics["numbers"]),
             "`reports/metrics.json`",
@@ -182,7 +192,7 @@ def rows() -> list[tuple[str, str, str]]:
         (
             f"the interface's thresholds, chosen on {interface['held_out_digits']:,} held-out validation digits",
             f"flag {_percent(chosen['correct_flagged'], 1)} of right answers, "
-            f"{_percent(chosen['non_digits_flagged'], 0)} of generated non-digits",
+            f"{_percent(chosen['non_digits_flagged'], 0)} of validation non-digits (generated, photo crops)",
             "`reports/05_interface.json` (notebook 05)",
         ),
         *_sweep_rows(),

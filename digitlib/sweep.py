@@ -222,8 +222,9 @@ def probabilities_path(table_path: Path) -> Path:
 def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits: int = 300) -> tuple[Any, Any]:
     """`predict.rule_table` of the model at `model_path` on the validation digits of `split` (a
     `training.TrainingData`), each delivered as a file in one of `synthetic.VARIATIONS` in turn, and
-    on `non_digits` generated non-digits (label -1), seeded by `seed`; read with the model's own
-    probabilities (temperature 1), which are returned too, one row per picture."""
+    on `non_digits` generated non-digits and as many crops of photographs (label -1), seeded by
+    `seed`; read with the model's own probabilities (temperature 1), which are returned too, one
+    row per picture."""
     import numpy as np
 
     from digitlib import predict, synthetic
@@ -232,10 +233,11 @@ def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits
         raise ParameterError("interface outputs need validation images: set VALIDATION_SIZE")
     files, kinds = synthetic.delivered_in_turn(split.x_val, np.random.default_rng(seed))
     others = synthetic.non_digit_images(non_digits, seed=1000 + seed)  # not the sets 04 and 05 show
-    labels = np.concatenate([split.y_val, np.full(len(others), -1)])
-    predictions = predict.Predictor(model_path, temperature=1.0).predict_batch(files + others)
+    crops = synthetic.photo_crops(non_digits, seed=1000 + seed)
+    labels = np.concatenate([split.y_val, np.full(len(others) + len(crops), -1)])
+    predictions = predict.Predictor(model_path, temperature=1.0).predict_batch(files + others + crops)
     table = predict.rule_table(predictions, labels)
-    table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others))
+    table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others) + ["photo crop"] * len(crops))
     return table, np.stack([prediction.probabilities for prediction in predictions])
 
 

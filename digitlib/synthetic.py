@@ -4,6 +4,7 @@ deliver them (files, photos, drawings), multi-digit numbers, and things that are
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -17,7 +18,17 @@ def _on_canvas(digit: Image.Image, size: int, centre: tuple[float, float]) -> Im
     return canvas
 
 
-VARIATIONS = ("png", "shifted", "small", "dark_on_light", "rotated", "thick", "thin", "rgba_transparent", "photo")
+VARIATIONS = (
+    "png",
+    "shifted",
+    "small",
+    "dark_on_light",
+    "rotated",
+    "thick",
+    "thin",
+    "rgba_transparent",
+    "photo",
+)
 
 
 def user_variation(digit: np.ndarray, kind: str, rng: np.random.Generator) -> bytes:
@@ -92,6 +103,73 @@ def drawn_digit(strokes: list[list[tuple[float, float]]], size: int = CANVAS_SIZ
 # strokes of a hand-drawn 4 and 7 on a 280 px canvas, used by the demo and the tests
 FOUR = [[(170, 40), (80, 170), (210, 170)], [(170, 40), (165, 250)]]
 SEVEN = [[(70, 60), (210, 60), (120, 250)]]
+
+
+TYPE_FACES = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSansMono.ttf",
+    "STIXGeneral.ttf",
+    "cmr10.ttf",
+    "cmss10.ttf",
+)  # the fonts that come with matplotlib
+
+
+def typed_digits(count: int = 500, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """Digits typed in fonts (uint8 pictures, 64 to 160 pixels, dark on white or light on black,
+    at a random place and size) and their labels: pictures of digits from another source."""
+    import matplotlib
+
+    fonts_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    pictures = []
+    for digit in labels:
+        side = int(rng.integers(64, 161))
+        font = ImageFont.truetype(
+            str(fonts_dir / TYPE_FACES[rng.integers(len(TYPE_FACES))]), int(side * rng.uniform(0.5, 0.9))
+        )
+        dark_on_white = rng.random() < 0.5
+        canvas = Image.new("L", (side, side), 255 if dark_on_white else 0)
+        draw = ImageDraw.Draw(canvas)
+        left, top, right, bottom = draw.textbbox((0, 0), str(digit), font=font)
+        x = (side - (right - left)) / 2 - left + rng.uniform(-0.1, 0.1) * side
+        y = (side - (bottom - top)) / 2 - top + rng.uniform(-0.1, 0.1) * side
+        draw.text((x, y), str(digit), fill=0 if dark_on_white else 255, font=font)
+        pictures.append(np.asarray(canvas))
+    return pictures, labels
+
+
+def other_handwriting() -> tuple[list[np.ndarray], np.ndarray]:
+    """The 1,797 handwritten digits of scikit-learn's `load_digits` (UCI, 43 writers other than
+    MNIST's), 8x8 with 17 grey levels, as 64x64 uint8 pictures, and their labels."""
+    from sklearn.datasets import load_digits
+
+    found = load_digits()
+    pictures = [
+        np.asarray(Image.fromarray(np.uint8(image * 15)).resize((64, 64), Image.Resampling.BILINEAR))
+        for image in found.images
+    ]
+    return pictures, found.target
+
+
+def photo_crops(count: int = 300, seed: int = 0) -> list[np.ndarray]:
+    """Pieces of real photographs (uint8 RGB, 40 to 200 pixels a side): crops of scikit-learn's two
+    sample pictures (a temple in China, a flower), the kind of thing a camera upload may hold
+    instead of a digit."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(seed)
+    photos = load_sample_images().images
+    crops = []
+    for _ in range(count):
+        photo = photos[rng.integers(len(photos))]
+        height, width = (int(rng.integers(40, 201)) for _ in range(2))
+        top, left = int(rng.integers(photo.shape[0] - height)), int(rng.integers(photo.shape[1] - width))
+        crops.append(np.ascontiguousarray(photo[top : top + height, left : left + width]))
+    return crops
 
 
 def non_digit_images(count: int = 300, seed: int = 0) -> list[np.ndarray]:

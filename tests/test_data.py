@@ -215,3 +215,15 @@ def test_each_epoch_is_a_new_permutation_with_labels_kept_to_their_images(mnist)
         [b[0] for b in data.make_dataset(x[:500], y[:500], 64, shuffle=False).as_numpy_iterator()]
     )
     np.testing.assert_array_equal(unshuffled, data.to_model_input(x[:500]))
+
+
+def test_fashion_mnist_is_verified_and_a_damaged_copy_is_refused(tmp_path):
+    photos, garments = data.load_fashion_mnist()  # fetched by `make data`
+    assert photos.shape == (70000, 28, 28) and photos.dtype == np.uint8
+    assert np.bincount(garments).tolist() == [7000] * 10
+    damaged = tmp_path / data.FASHION_FILE
+    np.savez_compressed(damaged, x=photos[:10], y=garments[:10])
+    with pytest.raises(data.ChecksumError, match="damaged"):
+        data.load_fashion_mnist(tmp_path, fetch=False)
+    with pytest.raises(data.DatasetError, match="missing"):
+        data.load_fashion_mnist(tmp_path / "empty", fetch=False)

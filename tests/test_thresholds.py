@@ -90,7 +90,7 @@ def test_the_interface_uses_the_thresholds_chosen_on_held_out_data():
     for run, table in zip(runs, tables):
         # every digit row is one of the run's own 5,000 held-out training images; no test image
         assert (table["label"] >= 0).sum() == run.params["VALIDATION_SIZE"] == 5000
-        assert set(table["delivered_as"]) == {*synthetic.VARIATIONS, "non-digit"}
+        assert set(table["delivered_as"]) == {*synthetic.VARIATIONS, "non-digit", "photo crop"}
     calibrated = [
         predict.at_temperature(table, outputs["pictures"], predict.TEMPERATURE)
         for table, outputs in zip(tables, arrays)
@@ -107,3 +107,24 @@ def test_at_temperature_recomputes_confidence_and_keeps_no_digit_at_zero():
     assert softer["confidence"][1] == 0 and table["confidence"][0] == 0.9  # a new table; the old one kept
     with pytest.raises(ValueError, match="rows of probabilities"):
         predict.at_temperature(table, probabilities[:1], 2.0)
+
+
+def test_little_evidence_flags_a_confident_answer_and_an_unknown_energy_flags_nothing():
+    digit = preprocess.preprocess_steps(synthetic.drawn_digit(synthetic.FOUR)).result
+    sure = np.eye(10, dtype=np.float32)[4]
+    assert predict.judge(sure, digit, energy=predict.MIN_ENERGY + 5)[0] == "ok"
+    status, reasons = predict.judge(sure, digit, energy=predict.MIN_ENERGY - 1)
+    assert status == "uncertain" and any("little evidence" in reason for reason in reasons)
+    assert predict.judge(sure, digit, energy=np.nan)[0] == "ok"  # an ensemble has no logits
+
+
+@pytest.mark.slow
+def test_the_predictor_reads_energy_from_the_logits(predictor, mnist):
+    _, (x_test, _) = mnist
+    prediction = predictor.predict(x_test[0])
+    logits = predictor._logits_graph(prediction.model_input[np.newaxis, ..., np.newaxis]).numpy()[0]
+    assert prediction.energy == pytest.approx(np.log(np.exp(logits).sum()), rel=1e-5)
+    raw = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose(
+        prediction.probabilities, evaluation.with_temperature(raw, predict.TEMPERATURE), atol=1e-6
+    )
