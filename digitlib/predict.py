@@ -58,8 +58,8 @@ MAX_CORRECT_FLAGGED = 0.02
 # Reading numbers: a part wider than WIDE_PART line heights may be digits that touch, and is cut
 # into pieces PIECE_WIDTHS line heights wide (a 1 is about a quarter of its height, a 0 up to one).
 # Set on numbers composed of training digits (notebook 05, "Several digits"), not test digits: a
-# cost per piece or for width beyond WIDE_PART read fewer numbers right there, and a WIDE_PART of
-# 1.2 or a widest piece of 1.0 to 1.3 line heights no more.
+# cost per piece (0.01 to 0.3 in log confidence) or for width beyond WIDE_PART read fewer numbers
+# right there, and a WIDE_PART of 1.2 or a widest piece of 1.0 to 1.3 line heights no more.
 WIDE_PART = 1.0
 PIECE_WIDTHS = (0.2, 1.1)
 
