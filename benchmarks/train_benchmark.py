@@ -134,17 +134,11 @@ def inference_figures(model_path: Path) -> dict:
         loads.append(time.perf_counter() - started)
     _, (x_test, _) = data.load_mnist(fetch=False)
     predictor = Predictor(model_path)
-    files = [preprocess.encode_image(x_test[i]) for i in range(300)]
-    latencies = []
-    for picture in files:
-        started = time.perf_counter()
-        predictor.predict(picture)
-        latencies.append(1000 * (time.perf_counter() - started))
+    latency = evaluation.picture_latency(predictor, [preprocess.encode_image(x_test[i]) for i in range(300)])
     speed = evaluation.throughput(predictor.model, x_test, batch_size=1000)
     return {
         "load_seconds_median": float(np.median(loads)),
-        "picture_p50_ms": float(np.percentile(latencies[20:], 50)),
-        "picture_p99_ms": float(np.percentile(latencies[20:], 99)),
+        **latency,
         "batch_images_per_second": speed["images_per_second"],
         "model": config.display_path(model_path),
     }

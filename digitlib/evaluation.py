@@ -191,6 +191,19 @@ def number_reading(
     return pd.DataFrame(rows)
 
 
+def picture_latency(predictor, pictures: list, warm_up: int = 20) -> dict[str, float]:
+    """Milliseconds for one picture (an image file's bytes, say) through the interface's whole path,
+    preprocessing and prediction (`predictor` is a `predict.Predictor`): median and 99th
+    percentile over `pictures`, the first `warm_up` left out."""
+    latencies = []
+    for picture in pictures:
+        started = time.perf_counter()
+        predictor.predict(picture)
+        latencies.append(1000 * (time.perf_counter() - started))
+    kept = latencies[warm_up:] if len(latencies) > warm_up else latencies
+    return {"picture_p50_ms": float(np.percentile(kept, 50)), "picture_p99_ms": float(np.percentile(kept, 99))}
+
+
 def throughput(model, images: np.ndarray, batch_size: int = 1000, repeats: int = 3) -> dict[str, float]:
     """Inference speed on this machine: images per second in batches (best of `repeats`), and the
     median and 99th-percentile latency of one image through the traced model."""

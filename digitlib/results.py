@@ -185,6 +185,11 @@ def rows() -> list[tuple[str, str, str]]:
             "`reports/metrics.json`",
         ),
         (
+            "one picture file through preprocess + predict, the interface's path (notebook 04)",
+            "p50 {picture_p50_ms:.1f} ms, p99 {picture_p99_ms:.1f} ms".format(**metrics["throughput"]),
+            "`reports/metrics.json`",
+        ),
+        (
             f"numbers of 2-5 test digits read exactly ({metrics['numbers'][0]['numbers']} per gap)",
             "; ".join(f"{_gap_name(row['gap'])} {_percent(row['read_exactly'], 0)}" for row in metrics["numbers"]),
             "`reports/metrics.json`",
