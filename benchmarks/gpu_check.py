@@ -19,11 +19,11 @@ The default recipe is `TrainConfig()`'s, built from digitlib's pieces (`models.b
 `training.make_optimizer` with its cosine schedule and adapted weight averaging,
 `training.compile_model`, `training.recalibrate_batch_norm`) on all 60,000 images, 20 epochs,
 batch 256. What differs from `training.train`, which needs TensorFlow:
-- augmentation: Keras's RandomRotation, RandomTranslation and RandomZoom layers (ROTATION,
-  SHIFT and ZOOM of `TrainConfig()`, black fill), in a wrapper model in front of the CNN that
-  `fit` trains, so they run on the GPU and only in training; `augment.make_augmentation` draws
-  the same ranges but resamples once, with TensorFlow's ImageProjectiveTransformV3, where these
-  layers resample three times;
+- augmentation: `random_affine`, the transform of `augment.make_augmentation` (one random
+  rotation, zoom and shift per image, ROTATION, SHIFT and ZOOM of `TrainConfig()`, one bilinear
+  resampling, black fill) written in Keras ops instead of TensorFlow's
+  ImageProjectiveTransformV3, in a wrapper model in front of the CNN that `fit` trains, so it
+  runs on the GPU and only in training;
 - input: NumPy arrays into `fit(shuffle=True)` instead of `data.make_dataset`'s tf.data pipeline;
 - the split: `split_data`'s two lines on the arrays from .gpu/ (it loads from dataset/);
 - nothing of `train`'s bookkeeping: no distribution strategy, callbacks (backup, CSV, TensorBoard,
@@ -165,13 +165,7 @@ def default_recipe(x_all, y_all, x_test, y_test, smoke: bool) -> dict:
     x_train, y_train = data.subset(x_train, y_train, recipe.train_size or None, seed=recipe.seed)
     split = training.TrainingData(x_train, y_train, x_val, y_val, recipe.seed)
     runtime.set_seeds(recipe.seed)
-    model = models.build_model(
-        recipe.architecture,
-        width=recipe.cnn_width,
-        dropout=recipe.cnn_dropout,
-        batch_norm=recipe.cnn_batch_norm,
-        pool_first=recipe.cnn_pool_first,
-    )
+    model = training.model_for(recipe)
     augmentation = random_affine(recipe.rotation, recipe.shift, recipe.zoom)
     trained = keras.Sequential([keras.Input(models.INPUT_SHAPE), augmentation, model], name="augmented")
     total_steps = recipe.epochs * training.steps_per_epoch(len(split.x_train), recipe.batch_size)

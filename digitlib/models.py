@@ -186,17 +186,23 @@ def inference_copy(model):
 
 
 def logits_function(model) -> Callable | None:
-    """`model`'s logits (the inputs of its final softmax) for (n, 28, 28, 1) float32 batches, traced
-    like `inference_function`; None for a model whose last layer is not a softmax Dense layer (an
-    ensemble averages probabilities, not logits)."""
+    """The logits (the inputs of the final softmax) of `model`'s networks for (n, 28, 28, 1) float32
+    batches, as a (networks, n, 10) array: one network for a single model, one per member for an
+    ensemble made by `average_models`; traced like `inference_function`. None when a network does
+    not end in a softmax Dense layer."""
     keras = runtime.keras()
-    last = model.layers[-1] if hasattr(model, "layers") and model.layers else None
-    if not (isinstance(last, keras.layers.Dense) and last.get_config()["activation"] == "softmax"):
-        return None
+    networks = [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
+    heads = []
+    for network in networks:
+        last = network.layers[-1]
+        if not (isinstance(last, keras.layers.Dense) and last.get_config()["activation"] == "softmax"):
+            return None
+        heads.append((keras.Model(network.inputs, last.input), last))
     tf = runtime.import_tensorflow()
-    features = keras.Model(model.inputs, model.layers[-2].output)
     return tf.function(
-        lambda batch: keras.ops.matmul(features(batch, training=False), last.kernel) + last.bias,
+        lambda batch: keras.ops.stack(
+            [keras.ops.matmul(features(batch, training=False), last.kernel) + last.bias for features, last in heads]
+        ),
         input_signature=[tf.TensorSpec([None, *INPUT_SHAPE], tf.float32)],
     )
 

@@ -138,7 +138,7 @@ def judge(probabilities: np.ndarray, model_input: np.ndarray, energy: float = np
     broken = breaches(confidence, shape["ink_share"], shape["holes"], shape["parts"], energy)
     reasons = []
     if broken["energy"]:
-        reasons.append(f"little evidence for any digit (energy {energy:.1f}, digits have {MIN_ENERGY:g} or more)")
+        reasons.append(f"little evidence for any digit (energy {energy:.1f}, below the rule's {MIN_ENERGY:g})")
     if broken["confidence"]:
         reasons.append(f"top probability {100 * confidence:.0f} % is below {100 * UNCERTAIN_BELOW:.0f} %")
     if broken["ink_share"]:
@@ -254,7 +254,7 @@ class Predictor:
     def __init__(
         self,
         model_path: str | os.PathLike = config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras",
-        temperature: float = TEMPERATURE,
+        temperature: float | None = None,
     ):
         path = Path(model_path)
         if not path.is_absolute() and not path.exists():
@@ -264,25 +264,31 @@ class Predictor:
                 f"No trained model at {config.display_path(path)}: train one with "
                 f"notebooks/03_training.ipynb (or `make run`)."
             )
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
         self.model_path = path
-        self.temperature = temperature  # 1: the model's own probabilities
         # safe mode: a .keras file that would run code of its own (a Lambda layer) is refused
         self.model = runtime.keras().models.load_model(path, compile=False, safe_mode=True)
         self._logits_graph = models.logits_function(self.model)
         self._model_graph = models.inference_function(self.model)  # traced only when there are no logits
+        ensemble = len([layer for layer in self.model.layers if hasattr(layer, "layers")]) > 1
+        # TEMPERATURE was fitted on single networks; an ensemble's averaged probabilities are read as they are
+        self.temperature = temperature if temperature is not None else 1.0 if ensemble else TEMPERATURE
         self._read(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
 
     def _read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities and energies (NaN without logits) of a batch of 28x28 inputs."""
+        """Calibrated probabilities and energies of a batch of 28x28 inputs: from each network's
+        logits, softmax(logits / temperature) and log-sum-exp(logits), averaged over an ensemble's
+        networks (energy NaN for a model without logits)."""
         inputs = np.asarray(batch, np.float32)[..., np.newaxis]
         if self._logits_graph is None:
-            raw, energy = self._model_graph(inputs).numpy(), np.full(len(inputs), np.nan)
-        else:
-            logits = self._logits_graph(inputs).numpy().astype(np.float64)
-            top = logits.max(axis=1, keepdims=True)
-            energy = (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))[:, 0]
-            raw = np.exp(logits - energy[:, np.newaxis]).astype(np.float32)
-        return (raw if self.temperature == 1 else evaluation.with_temperature(raw, self.temperature)), energy
+            raw = self._model_graph(inputs).numpy()
+            return evaluation.with_temperature(raw, self.temperature), np.full(len(inputs), np.nan)
+        from scipy.special import logsumexp, softmax
+
+        logits = self._logits_graph(inputs).numpy().astype(np.float64)  # (networks, n, 10)
+        probabilities = softmax(logits / self.temperature, axis=-1).mean(axis=0).astype(np.float32)
+        return probabilities, logsumexp(logits, axis=-1).mean(axis=0)
 
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
         return self._read(batch)[0]
@@ -411,7 +417,7 @@ def _predict_command(args) -> int:
 def add_command(commands) -> None:
     command = commands.add_parser("predict", help="predict the digit in image files")
     command.add_argument(
-        "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP or WEBP files, or folders of them"
+        "images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, BMP, WEBP or TIFF files, or folders of them"
     )
     command.add_argument("--number", action="store_true", help="read several digits left to right")
     command.add_argument(

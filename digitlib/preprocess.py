@@ -8,7 +8,9 @@ lighting and noise, crop to the ink, thicken strokes that downscaling would eras
 centre by centre of mass.
 
 `to_mnist(image)` gives the 28x28 float32 array; `preprocess_steps(image)` also the
-intermediate images and measurements; `split_digits(image)` cuts a multi-digit picture apart.
+intermediate images and measurements; `number_parts(image)` finds the parts of a multi-digit
+picture, and `cut_columns` and `piece_steps` serve to cut touching digits apart (the predictor's
+`read_number` chooses the cuts); `split_digits(image)` reads each part as one digit.
 At the edges of that path: `read_image` decodes any supported input, `encode_image` is its
 inverse (a picture as an image file's bytes), and `strokes_to_image` turns pen strokes on the
 drawing canvas into a picture.
@@ -404,15 +406,15 @@ def ink_extent(ink: np.ndarray) -> tuple[int, int, int]:
     return int(cols[0]), int(cols[-1]) + 1, int(rows[-1] - rows[0] + 1)
 
 
-def cut_columns(part: np.ndarray, line_height: int, per_height: int = 10) -> list[int]:
-    """Columns where a part may be cut into digits whose strokes touch, left to right: every
-    `line_height / per_height` columns, at least a fifth of the line's height from the part's ends.
+def cut_columns(part: np.ndarray, line_height: int) -> list[int]:
+    """Columns where a part may be cut into digits whose strokes touch, left to right: every tenth
+    of the line's height, at least a fifth of the line's height from the part's ends.
 
     A regular comb rather than the columns with the least ink: where a 0 touches a 1 the ink per
     column is high, and the thinnest column is the middle of the 0. The predictor keeps the cuts
     whose pieces it reads best."""
     start, stop, _ = ink_extent(part)
-    step = max(1, round(line_height / per_height))
+    step = max(1, round(line_height / 10))
     margin = max(2, round(0.2 * line_height))
     return list(range(start + margin, stop - margin + 1, step))
 

@@ -307,17 +307,22 @@ def get_strategy(name: str = "auto") -> Any:
     return tf.distribute.get_strategy()
 
 
+def model_for(recipe: TrainConfig) -> Any:
+    """The configuration's architecture, built (uncompiled)."""
+    return models.build_model(
+        recipe.architecture,
+        width=recipe.cnn_width,
+        dropout=recipe.cnn_dropout,
+        batch_norm=recipe.cnn_batch_norm,
+        pool_first=recipe.cnn_pool_first,
+    )
+
+
 def build_and_compile(recipe: TrainConfig, total_steps: int, strategy: Any = None) -> Any:
     """The configuration's model, compiled with its optimizer and schedule (inside `strategy`'s scope)."""
     strategy = strategy or get_strategy(recipe.strategy)
     with strategy.scope():
-        model = models.build_model(
-            recipe.architecture,
-            width=recipe.cnn_width,
-            dropout=recipe.cnn_dropout,
-            batch_norm=recipe.cnn_batch_norm,
-            pool_first=recipe.cnn_pool_first,
-        )
+        model = model_for(recipe)
         compile_model(
             model,
             make_optimizer(

@@ -369,9 +369,9 @@ def _answer_after_drawing(page) -> str:
 
 def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, page_predictor, tmp_path):
     photos, _ = data.load_fashion_mnist()
-    shirt = next(p for p in photos[:200] if page_predictor.predict(p).status != "ok")  # a photo the rule flags
-    shirt_file = tmp_path / "shirt.png"
-    shirt_file.write_bytes(preprocess.encode_image(shirt))
+    top = next(p for p in photos[:200] if page_predictor.predict(p).status != "ok")  # a T-shirt the rule flags
+    top_file = tmp_path / "t-shirt.png"
+    top_file.write_bytes(preprocess.encode_image(top))
     requests_outside: list[str] = []
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = _open(context, voila_page, requests_outside)
@@ -399,9 +399,9 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, 
     assert sum(apart) >= len(apart) - 2 and sum(exact.values()) - sum(apart) >= 3, readings
 
     page.locator(".digit-pad").get_by_role("checkbox", name="several digits").uncheck()
-    _upload(page, shirt_file)
+    _upload(page, top_file)
     page.wait_for_function(
-        "() => document.querySelector('.digit-title')?.innerText.includes('shirt.png')", timeout=60_000
+        "() => document.querySelector('.digit-title')?.innerText.includes('t-shirt.png')", timeout=60_000
     )
     card = page.locator(".digit-pad").first.inner_text()
     assert "not sure" in card.lower() or "maybe" in card.lower(), card[-500:]

@@ -319,6 +319,15 @@ def test_an_ensemble_averages_its_members_probabilities(small, tmp_path):
         "cnn-member2",
     ]
     assert models.multiply_adds(ensemble) == 2 * models.multiply_adds(models.cnn(width=4))
+    # the interface reads an ensemble as it is (no temperature), its energy the members' mean
+    from digitlib.predict import Predictor
+
+    reader, members = Predictor(result.model_path), [Predictor(f, temperature=1.0) for f in files]
+    picture = (x_eval[0, ..., 0] * 255).astype(np.uint8)
+    read, each = reader.predict(picture), [member.predict(picture) for member in members]
+    assert reader.temperature == 1.0
+    np.testing.assert_allclose(read.probabilities, np.mean([p.probabilities for p in each], axis=0), atol=1e-5)
+    assert read.energy == pytest.approx(np.mean([p.energy for p in each]), rel=1e-5)
 
 
 def test_the_shipped_model_is_the_rendered_default_run_as_inference_weights():

@@ -14,7 +14,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from digitlib import config, parameters, pipeline, predict
+from digitlib import config, evaluation, parameters, pipeline, predict
 
 SMOKE = parameters.read_params(config.PARAMS_DIR / "smoke.yaml")
 
@@ -60,8 +60,13 @@ def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
     } <= figures
     rule = metrics["interface_rule"]  # 04: the finished model and the interface's rule on test pictures
     assert rule["digit_samples"] == SMOKE["INTERFACE_SAMPLES"] and 0 <= rule["non_digits_flagged"] <= 1
+    assert metrics["calibration"]["temperature"] == predict.TEMPERATURE and metrics["calibration"]["bins"]
+    assert [row["numbers"] for row in metrics["numbers"]] == [SMOKE["NUMBERS_PER_GAP"]] * len(evaluation.NUMBER_GAPS)
+    assert {"digits typed in fonts", "other handwriting (load_digits, 8x8)"} <= set(metrics["pictures_from_elsewhere"])
+    assert metrics["throughput"]["picture_p50_ms"] > 0
     interface = json.loads((out_dir / "reports" / "05_interface.json").read_text())
     assert interface["predict_uses_the_choice"] and interface["chosen"]["UNCERTAIN_BELOW"] == predict.UNCERTAIN_BELOW
+    assert interface["temperature"]["predict_uses_it"] and interface["temperature"]["fitted"] == predict.TEMPERATURE
     comparison = pd.read_csv(out_dir / "reports" / "02_architectures.csv", index_col=0)
     assert list(comparison.index) == ["dense_baseline", "simple_convnet", "cnn"]
     assert comparison["val accuracy"].between(0.5, 1.0).all(), comparison  # one epoch on 2,000 images
@@ -162,6 +167,9 @@ def test_committed_reports_agree_with_themselves():
     interface = json.loads((config.REPORTS_DIR / "05_interface.json").read_text())
     assert interface["predict_uses_the_choice"] and interface["held_out_digits"] == 15000
     assert interface["held_out_outcomes"]["correct_flagged"] <= interface["max_correct_flagged"]
+    assert interface["temperature"]["fitted"] == metrics["calibration"]["temperature"] == predict.TEMPERATURE
+    photos = metrics["pictures_from_elsewhere"]["Fashion-MNIST photos (not digits)"]
+    assert photos["pictures"] == 2000 and 0 <= photos["flagged"] <= 1
 
 
 def test_the_readmes_results_table_is_written_from_reports(tmp_path):
