@@ -24,7 +24,7 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 install: $(INSTALLED) ## Create or refresh .venv from requirements.lock (exact versions) and the digitlib package
 
-data: $(INSTALLED) ## Fetch MNIST into dataset/ if missing, and verify it
+data: $(INSTALLED) ## Fetch MNIST (and Fashion-MNIST, for notebook 04) into dataset/ if missing, and verify them
 	@$(PY) -m digitlib data
 
 run: data ## The full pipeline, rendered in notebooks/ and reports/; make run PARAMS=params/NAME.yaml runs into runs/NAME/
