@@ -183,7 +183,10 @@ def test_things_that_are_not_digits_are_mostly_flagged(predictor, test_digits):
     digits = predictor.predict_batch(list(x_test[:300]))
     passed = np.mean([p.status == "ok" for p in digits])
     print(f"non-digits flagged: {100 * flagged:.1f} %, digits passed: {100 * passed:.1f} %")
-    assert flagged >= 0.6 and passed >= 0.9
+    # this small model (3 epochs on 20,000 images) has less evidence for digits than the rendered
+    # one, so the energy part of the rule flags more of them: 89 % flagged and 90 % passed when
+    # this was written (the rendered model: notebook 04)
+    assert flagged >= 0.75 and passed >= 0.85
 
 
 def _bomb_png() -> bytes:
