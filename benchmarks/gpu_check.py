@@ -52,7 +52,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlib import config, data, evaluation, models, runtime, training  # noqa: E402
+from digitlib import augment, config, data, evaluation, models, runtime, training  # noqa: E402
 
 GPU_DIR = ROOT / ".gpu"
 SMOKE_IMAGES, SMOKE_EPOCHS = 2000, 2
@@ -74,8 +74,9 @@ def pack() -> None:
 
 
 def random_affine(rotation_degrees: float, shift: float, zoom: float):
-    """`augment.make_augmentation`'s transform in Keras ops: one random rotation, zoom and shift per
-    image, one bilinear resampling, black fill; active in training only. (Keras's RandomRotation,
+    """`augment.make_augmentation`'s transform (`augment.inverse_transforms`) in Keras ops: one
+    random rotation, zoom and shift per image, one bilinear resampling, black fill; active in
+    training only. (Keras's RandomRotation,
     RandomTranslation and RandomZoom layers took 85 s an epoch on the H200 under JAX.)"""
     keras = runtime.keras()
     ops = keras.ops
@@ -94,12 +95,7 @@ def random_affine(rotation_degrees: float, shift: float, zoom: float):
             scale = keras.random.uniform((count,), 1.0 - zoom, 1.0 + zoom, seed=self.seeds)
             shift_y = keras.random.uniform((count,), -shift, shift, seed=self.seeds) * height
             shift_x = keras.random.uniform((count,), -shift, shift, seed=self.seeds) * width
-            centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
-            cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
-            offset_x = centre_x - cos * (centre_x + shift_x) + sin * (centre_y + shift_y)
-            offset_y = centre_y - sin * (centre_x + shift_x) - cos * (centre_y + shift_y)
-            zeros = ops.zeros_like(angle)
-            transforms = ops.stack([cos, -sin, offset_x, sin, cos, offset_y, zeros, zeros], axis=1)
+            transforms = augment.inverse_transforms(ops, angle, scale, shift_y, shift_x, height, width)
             return ops.image.affine_transform(
                 images, transforms, interpolation="bilinear", fill_mode="constant", fill_value=0
             )

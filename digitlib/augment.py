@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from digitlib import runtime
+
+
+def inverse_transforms(ops: Any, angle: Any, scale: Any, shift_y: Any, shift_x: Any, height: Any, width: Any) -> Any:
+    """Per image, the 8 projective parameters that map each output pixel to the input pixel it
+    samples (the inverse of a rotation by `angle` about the centre, a zoom by `scale` and a shift
+    in pixels), as TensorFlow's ImageProjectiveTransform and Keras's `affine_transform` read them.
+    `ops` is the module of array operations: `tensorflow`, or `keras.ops` on another backend."""
+    centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
+    cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
+    offset_x = centre_x - cos * (centre_x + shift_x) + sin * (centre_y + shift_y)
+    offset_y = centre_y - sin * (centre_x + shift_x) - cos * (centre_y + shift_y)
+    zeros = ops.zeros_like(angle)
+    return ops.stack([cos, -sin, offset_x, sin, cos, offset_y, zeros, zeros], axis=1)
 
 
 def make_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1) -> Callable | None:
@@ -29,13 +43,9 @@ def make_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: 
         scale = tf.random.uniform([count], 1.0 - zoom, 1.0 + zoom)
         shift_y = tf.random.uniform([count], -shift, shift) * tf.cast(height, tf.float32)
         shift_x = tf.random.uniform([count], -shift, shift) * tf.cast(width, tf.float32)
-        centre_y, centre_x = (tf.cast(height, tf.float32) - 1) / 2, (tf.cast(width, tf.float32) - 1) / 2
-        # the transform maps each output pixel to the input pixel it samples: the inverse motion
-        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-        offset_x = centre_x - cos * (centre_x + shift_x) + sin * (centre_y + shift_y)
-        offset_y = centre_y - sin * (centre_x + shift_x) - cos * (centre_y + shift_y)
-        zeros = tf.zeros_like(angle)
-        transforms = tf.stack([cos, -sin, offset_x, sin, cos, offset_y, zeros, zeros], axis=1)
+        transforms = inverse_transforms(
+            tf, angle, scale, shift_y, shift_x, tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+        )
         return tf.raw_ops.ImageProjectiveTransformV3(
             images=images,
             transforms=transforms,

@@ -185,15 +185,20 @@ def inference_copy(model):
     return copy
 
 
+def networks(model) -> list:
+    """The networks a model is made of: an ensemble's members (`average_models`), or the model itself."""
+    keras = runtime.keras()
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
+
+
 def logits_function(model) -> Callable | None:
     """The logits (the inputs of the final softmax) of `model`'s networks for (n, 28, 28, 1) float32
     batches, as a (networks, n, 10) array: one network for a single model, one per member for an
     ensemble made by `average_models`; traced like `inference_function`. None when a network does
     not end in a softmax Dense layer."""
     keras = runtime.keras()
-    networks = [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
     heads = []
-    for network in networks:
+    for network in networks(model):
         last = network.layers[-1]
         if not (isinstance(last, keras.layers.Dense) and last.get_config()["activation"] == "softmax"):
             return None

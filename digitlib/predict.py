@@ -271,9 +271,9 @@ class Predictor:
         self.model = runtime.keras().models.load_model(path, compile=False, safe_mode=True)
         self._logits_graph = models.logits_function(self.model)
         self._model_graph = models.inference_function(self.model)  # traced only when there are no logits
-        ensemble = len([layer for layer in self.model.layers if hasattr(layer, "layers")]) > 1
         # TEMPERATURE was fitted on single networks; an ensemble's averaged probabilities are read as they are
-        self.temperature = temperature if temperature is not None else 1.0 if ensemble else TEMPERATURE
+        single = len(models.networks(self.model)) == 1
+        self.temperature = temperature if temperature is not None else TEMPERATURE if single else 1.0
         self._read(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
 
     def _read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

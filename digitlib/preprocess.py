@@ -10,10 +10,9 @@ centre by centre of mass.
 `to_mnist(image)` gives the 28x28 float32 array; `preprocess_steps(image)` also the
 intermediate images and measurements; `number_parts(image)` finds the parts of a multi-digit
 picture, and `cut_columns` and `piece_steps` serve to cut touching digits apart (the predictor's
-`read_number` chooses the cuts); `split_digits(image)` reads each part as one digit.
-At the edges of that path: `read_image` decodes any supported input, `encode_image` is its
-inverse (a picture as an image file's bytes), and `strokes_to_image` turns pen strokes on the
-drawing canvas into a picture.
+`read_number` chooses the cuts). At the edges of that path: `read_image` decodes any supported
+input, `encode_image` is its inverse (a picture as an image file's bytes), and `strokes_to_image`
+turns pen strokes on the drawing canvas into a picture.
 """
 
 from __future__ import annotations
@@ -424,11 +423,3 @@ def piece_steps(grey: np.ndarray, part: np.ndarray, start: int, stop: int, inver
     piece = np.zeros_like(part)
     piece[:, start:stop] = part[:, start:stop]
     return _steps_from_ink(grey, piece, inverted)
-
-
-def split_digits(image, min_part: float = 0.15) -> list[Steps]:
-    """Cut a picture of several digits into one `Steps` per part (`number_parts`), left to right,
-    without taking apart digits that touch (the predictor's `read_number` does that)."""
-    grey, inverted, parts = number_parts(image, min_part)
-    digits = [_steps_from_ink(grey, part, inverted) for part in parts]
-    return [steps for steps in digits if not steps.blank]

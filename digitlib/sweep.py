@@ -165,7 +165,7 @@ def train_one(
     """One run, in this process: train through the recipe, score on validation (and, when the sweep
     allows it, on the test set); with `interface_outputs`, write there what the interface's
     uncertainty rule reads of the run's validation digits and of generated non-digits."""
-    from digitlib import data, evaluation, records, training
+    from digitlib import data, evaluation, predict, records, training
 
     recipe = training.TrainConfig.from_params(params).replace(tensorboard=False, model_name="model")
     result = training.train(recipe, config.run_paths(run_dir), verbose=False)
@@ -175,8 +175,11 @@ def train_one(
         "training_images": result.record["training_images"],
         "validation_images": result.record["validation_images"],
     }
-    # the split and the saved model once, for every score below
-    split, model = training.split_data(recipe), result.load_model()
+    # the split and the saved model once, for every score below (the interface's outputs read the
+    # model through the predictor, with the model's own probabilities)
+    split = training.split_data(recipe)
+    predictor = predict.Predictor(result.model_path, temperature=1.0) if interface_outputs else None
+    model = predictor.model if predictor else result.load_model()
     if len(split.x_val):
         row.update({f"val_{key}": value for key, value in result.saved_metrics.items()})
         for shifts in evaluation.TTA_SHIFT_CHOICES[1:]:  # the same model read with test-time augmentation
@@ -188,29 +191,30 @@ def train_one(
         _, (x_test, y_test) = data.load_mnist(fetch=False)
         scores = evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x_test), y_test)
         row.update({f"test_{key}": round(value, 5) for key, value in scores.items()})
-    if interface_outputs:
-        write_interface_outputs(split, result.model_path, model, interface_outputs, seed=recipe.seed)
+    if interface_outputs and predictor:
+        write_interface_outputs(split, predictor, interface_outputs, seed=recipe.seed)
     versions = records.library_versions()
     row.update({f"version_{name}": versions[name] for name in ("tensorflow", "keras", "numpy", "python")})
     return row
 
 
-def write_interface_outputs(split: Any, model_path: Path, model: Any, table_path: Path, seed: int) -> None:
+def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: int) -> None:
     """What the interface reads of a run's validation digits, for choosing its calibration and
     thresholds without the model: `table_path` (a CSV) holds `rule_table_on_validation`, and
-    `probabilities_path(table_path)` the model's raw probabilities for each of the table's
-    pictures and for the plain validation images, with their labels."""
+    `probabilities_path(table_path)` the probabilities of `predictor` (a `predict.Predictor` at
+    temperature 1: the model's own) for each of the table's pictures and for the plain validation
+    images, with their labels."""
     import numpy as np
 
     from digitlib import evaluation
 
-    table, pictures = rule_table_on_validation(split, model_path, seed=seed)
+    table, pictures = rule_table_on_validation(split, predictor, seed=seed)
     table_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(table_path, index=False)
     np.savez_compressed(
         probabilities_path(table_path),
         pictures=pictures.astype(np.float32),
-        validation=evaluation.predict_probabilities(model, split.x_val).astype(np.float32),
+        validation=evaluation.predict_probabilities(predictor.model, split.x_val).astype(np.float32),
         validation_labels=split.y_val.astype(np.int8),
     )
 
@@ -219,12 +223,11 @@ def probabilities_path(table_path: Path) -> Path:
     return table_path.with_name(f"{table_path.stem}-probabilities.npz")
 
 
-def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits: int = 300) -> tuple[Any, Any]:
-    """`predict.rule_table` of the model at `model_path` on the validation digits of `split` (a
+def rule_table_on_validation(split: Any, predictor: Any, seed: int, non_digits: int = 300) -> tuple[Any, Any]:
+    """`predict.rule_table` of `predictor` on the validation digits of `split` (a
     `training.TrainingData`), each delivered as a file in one of `synthetic.VARIATIONS` in turn, and
     on `non_digits` generated non-digits and as many crops of photographs (label -1), seeded by
-    `seed`; read with the model's own probabilities (temperature 1), which are returned too, one
-    row per picture."""
+    `seed`; with the predictor's probabilities, which are returned too, one row per picture."""
     import numpy as np
 
     from digitlib import predict, synthetic
@@ -235,7 +238,7 @@ def rule_table_on_validation(split: Any, model_path: Path, seed: int, non_digits
     others = synthetic.non_digit_images(non_digits, seed=1000 + seed)  # not the sets 04 and 05 show
     crops = synthetic.photo_crops(non_digits, seed=1000 + seed)
     labels = np.concatenate([split.y_val, np.full(len(others) + len(crops), -1)])
-    predictions = predict.Predictor(model_path, temperature=1.0).predict_batch(files + others + crops)
+    predictions = predictor.predict_batch(files + others + crops)
     table = predict.rule_table(predictions, labels)
     table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others) + ["photo crop"] * len(crops))
     return table, np.stack([prediction.probabilities for prediction in predictions])

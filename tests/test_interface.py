@@ -511,12 +511,13 @@ def test_fuzzed_uploads_give_a_clear_error_or_a_28x28_input(test_digits):
     for item in _fuzzed_inputs(x_test[0], count=1000):
         try:
             steps = preprocess.preprocess_steps(item)
-            numbers = preprocess.split_digits(item)
+            grey, inverted, parts = preprocess.number_parts(item)  # the path of "several digits"
         except preprocess.InvalidImageError:
             outcomes["error"] += 1
             continue
         outcomes["read"] += 1
-        for result in [steps.result] + [part.result for part in numbers]:
+        pieces = [preprocess.piece_steps(grey, part, *preprocess.ink_extent(part)[:2], inverted) for part in parts]
+        for result in [steps.result] + [piece.result for piece in pieces]:
             assert result.shape == (28, 28) and result.dtype == np.float32
             assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
     assert outcomes["error"] > 100 and outcomes["read"] > 50  # both paths were exercised
