@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from numbers import Integral
+from typing import Any
 
 import numpy as np
 
@@ -157,16 +158,20 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overlapping, touching, apart
 
 
-def number_reading(
+def number_pieces(
     predictor, images: np.ndarray, labels: np.ndarray, numbers: int = 200, gaps=NUMBER_GAPS, seed: int = 0
-):
-    """How a `predict.Predictor` reads numbers of 2 to 5 digits composed from `images` (MNIST-like,
-    with their `labels`): the same `numbers` numbers, from the same images, composed at each gap of
-    `gaps`. Per gap, the share read exactly (every digit right and none flagged "?"), with the
-    right count of digits, and read wrong without any "?" (a number read as nothing counts there)."""
+) -> tuple[Any, np.ndarray]:
+    """Every digit a `predict.Predictor` reads in numbers of 2 to 5 digits composed from `images`
+    (MNIST-like, with their `labels`): the same `numbers` numbers, from the same images, composed
+    at each gap of `gaps`. One row per digit read (`predict.rule_table`'s columns, `label` the true
+    digit at its place when the count of digits is right, else -1), with the gap, the number, its
+    true text, the count of digits read, the place, whether the piece was cut out of touching ink
+    and whether the predictor flagged it "?"; a number read as nothing has one row at place -1.
+    And each row's probabilities (zeros at place -1), so a table can be read again at another
+    temperature."""
     import pandas as pd
 
-    from digitlib import synthetic
+    from digitlib import predict, synthetic
 
     if numbers < 1:
         raise ValueError(f"numbers must be at least 1, got {numbers}")
@@ -174,25 +179,61 @@ def number_reading(
     by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
     drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
     chosen = [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
-    rows = []
+    tables, probabilities = [], []
     for gap in gaps:
-        exact = counted = wrong_and_sure = 0
-        for number, digits in zip(drawn, chosen):
+        for k, (number, digits) in enumerate(zip(drawn, chosen)):
             reading = predictor.read_number(synthetic.compose_number(digits, gap))
             truth = "".join(str(d) for d in number)
-            exact += reading.text == truth
-            counted += len(reading.digits) == len(number)
-            wrong_and_sure += reading.text != truth and "?" not in reading.text
-        rows.append(
-            {
-                "gap": gap,
-                "numbers": numbers,
-                "read_exactly": exact / numbers,
-                "right_count": counted / numbers,
-                "read_wrong_without_a_question_mark": wrong_and_sure / numbers,
-            }
-        )
-    return pd.DataFrame(rows)
+            read = len(reading.digits)
+            if read:
+                places = [int(d) for d in number] if read == len(number) else [-1] * read
+                table = predict.rule_table(reading.digits, np.array(places))
+                flagged = [p.status != "ok" for p in reading.digits]  # as the interface flags them
+                table = table.assign(position=range(read), cut=reading.cut, flagged=flagged)
+                probabilities += [p.probabilities for p in reading.digits]
+            else:
+                table = pd.DataFrame(
+                    [{"label": -1, "digit": -1, "confidence": 0.0, "position": -1, "cut": False, "flagged": False}]
+                )
+                probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
+            tables.append(table.assign(gap=gap, number=k, truth=truth, pieces=read))
+    columns = ["gap", "number", "truth", "pieces", "position", "cut", "flagged"]
+    pieces = pd.concat(tables, ignore_index=True)
+    return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
+
+
+def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool = True) -> Any:
+    """Per gap of a `number_pieces` table (or over all gaps), the share of numbers read exactly
+    (every digit right and none flagged "?"), with the right count of digits, and read wrong
+    without any "?" (a number read as nothing counts there). `flags` marks the digits flagged
+    "?" (default: `predict.number_flags`, the interface's rule). Tables of several runs, pooled,
+    tell their numbers apart by a `run` column."""
+    from digitlib import predict
+
+    flags = predict.number_flags(pieces) if flags is None else np.asarray(flags, bool)
+    per_digit = pieces.assign(flagged=flags, right=(pieces["digit"] == pieces["label"]) & (pieces["position"] >= 0))
+    keys = ["run", "gap", "number"] if "run" in pieces else ["gap", "number"]  # tables of several runs
+    per_number = per_digit.groupby(keys).agg(
+        truth=("truth", "first"), read=("pieces", "first"), all_right=("right", "all"), any_flag=("flagged", "any")
+    )
+    right_count = per_number["read"] == per_number["truth"].str.len()
+    exact = right_count & per_number["all_right"] & ~per_number["any_flag"]
+    frame = per_number.assign(
+        read_exactly=exact, right_count=right_count, read_wrong_without_a_question_mark=~exact & ~per_number["any_flag"]
+    )
+    columns = ["read_exactly", "right_count", "read_wrong_without_a_question_mark"]
+    if not by_gap:
+        return frame[columns].mean().to_frame().T.assign(numbers=len(frame))[["numbers", *columns]]
+    grouped = frame.groupby(level="gap")
+    return grouped[columns].mean().assign(numbers=grouped.size()).reset_index()[["gap", "numbers", *columns]]
+
+
+def number_reading(
+    predictor, images: np.ndarray, labels: np.ndarray, numbers: int = 200, gaps=NUMBER_GAPS, seed: int = 0
+):
+    """How a `predict.Predictor` reads numbers of 2 to 5 digits composed from `images`: per gap,
+    `number_outcomes` of its `number_pieces` under the interface's rule."""
+    return number_outcomes(number_pieces(predictor, images, labels, numbers, gaps, seed)[0])
 
 
 def picture_latency(predictor, pictures: list, warm_up: int = 20) -> dict[str, float]:

@@ -12,6 +12,9 @@ thresholds"):
   its ink covers less than `MIN_INK_SHARE` or more than `MAX_INK_SHARE` of the field, it encloses
   more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more than `MAX_PARTS`
   pieces. The prediction is still returned, flagged, so an interface can say "not sure".
+
+A digit read in a number gets the evidence and confidence checks; the shape checks only where
+`SHAPE_CHECKS_IN_NUMBERS` says (chosen on validation numbers, notebook 05).
 """
 
 from __future__ import annotations
@@ -62,6 +65,16 @@ MAX_CORRECT_FLAGGED = 0.02
 # right there, and a WIDE_PART of 1.2 or a widest piece of 1.0 to 1.3 line heights no more.
 WIDE_PART = 1.0
 PIECE_WIDTHS = (0.2, 1.1)
+# The "?" on a digit of a number: the network's evidence and confidence as for one picture, and
+# the shape checks (ink share, holes, pieces) on "every" digit, only on the pieces "cut" out of
+# touching ink, or on "none". A part read whole is digit-sized ink by construction, and the shape
+# checks flagged 1 % of such digits read right; a cut piece can be a fragment. Chosen on
+# validation numbers (the thresholds sweep's `-numbers.csv`, notebook 05, "Several digits"):
+# `choose_number_checks` keeps the choice that reads the most numbers exactly among those whose
+# numbers read wrong without a "?" are at most MAX_EXTRA_SILENT above the single-picture rule's.
+SHAPE_CHECKS_IN_NUMBERS = "cut"
+NUMBER_CHECK_CHOICES = ("every", "cut", "none")
+MAX_EXTRA_SILENT = 0.01
 
 
 @dataclass
@@ -90,6 +103,7 @@ class NumberReading:
     """A multi-digit picture read left to right."""
 
     digits: list[Prediction]
+    cut: list[bool] = field(default_factory=list)  # per digit: cut out of touching ink
 
     @property
     def text(self) -> str:
@@ -131,11 +145,16 @@ def breaches(
     }
 
 
-def judge(probabilities: np.ndarray, model_input: np.ndarray, energy: float = np.nan) -> tuple[str, list[str]]:
-    """The status of a prediction under the uncertainty rule, and why."""
+def judge(
+    probabilities: np.ndarray, model_input: np.ndarray, energy: float = np.nan, shape_checks: bool = True
+) -> tuple[str, list[str]]:
+    """The status of a prediction under the uncertainty rule, and why (without the checks on the
+    input's shape when `shape_checks` is False)."""
     confidence = float(np.max(probabilities))
     shape = shape_measures(model_input)
     broken = breaches(confidence, shape["ink_share"], shape["holes"], shape["parts"], energy)
+    if not shape_checks:
+        broken.update(ink_share=False, holes=False, parts=False)
     reasons = []
     if broken["energy"]:
         reasons.append(f"little evidence for any digit (energy {energy:.1f}, below the rule's {MIN_ENERGY:g})")
@@ -192,9 +211,7 @@ def rule_table(predictions: list[Prediction], labels: np.ndarray) -> Any:
 def rule_outcomes(table: Any, rule: dict[str, float] | None = None) -> dict[str, float]:
     """The shares a `rule` (default: `thresholds()`) flags in a `rule_table`: of the digits read
     right, of the digits misread, of all digits, and of the pictures that are not digits."""
-    energy = table["energy"] if "energy" in table else np.full(len(table), np.nan)  # tables without energy
-    broken = breaches(table["confidence"], table["ink_share"], table["holes"], table["parts"], energy, rule)
-    flagged = (table["digit"] < 0).to_numpy() | np.logical_or.reduce([np.asarray(b) for b in broken.values()])
+    flagged = _flagged(table, rule)
     digit = (table["label"] >= 0).to_numpy()
     right = digit & (table["digit"] == table["label"]).to_numpy()
     wrong = digit & ~right
@@ -208,6 +225,52 @@ def rule_outcomes(table: Any, rule: dict[str, float] | None = None) -> dict[str,
         "digits_flagged": share(digit),
         "non_digits_flagged": share(~digit),
     }
+
+
+def _flagged(table: Any, rule: dict[str, float] | None, shape_applies: Any = True) -> np.ndarray:
+    """Per row of a `rule_table`: no digit read, or a part of `rule` broken (the shape parts only
+    where `shape_applies`)."""
+    energy = table["energy"] if "energy" in table else np.full(len(table), np.nan)  # tables without energy
+    broken = breaches(table["confidence"], table["ink_share"], table["holes"], table["parts"], energy, rule)
+    shape = np.asarray(broken["ink_share"]) | np.asarray(broken["holes"]) | np.asarray(broken["parts"])
+    return (
+        (table["digit"] < 0).to_numpy()
+        | np.asarray(broken["energy"])
+        | np.asarray(broken["confidence"])
+        | (shape & np.asarray(shape_applies, bool))
+    )
+
+
+def number_flags(
+    pieces: Any, shape_checks: str = SHAPE_CHECKS_IN_NUMBERS, rule: dict[str, float] | None = None
+) -> np.ndarray:
+    """Which digits of an `evaluation.number_pieces` table get a "?" under `rule` (default:
+    `thresholds()`), the shape checks applying as `shape_checks` says (one of
+    `NUMBER_CHECK_CHOICES`). A number read as nothing (position -1) has no digit to flag."""
+    if shape_checks not in NUMBER_CHECK_CHOICES:
+        raise ValueError(f"shape_checks must be one of {', '.join(NUMBER_CHECK_CHOICES)}, got {shape_checks!r}")
+    applies = {"every": True, "cut": pieces["cut"].to_numpy(bool), "none": False}[shape_checks]
+    return _flagged(pieces, rule, applies) & (pieces["position"] >= 0).to_numpy()
+
+
+def choose_number_checks(
+    pieces: Any, rule: dict[str, float] | None = None, max_extra_silent: float = MAX_EXTRA_SILENT
+) -> tuple[str, Any]:
+    """The choice of `NUMBER_CHECK_CHOICES` that reads the most numbers of `pieces` (an
+    `evaluation.number_pieces` table, every gap pooled) exactly, among those whose share read wrong
+    without a "?" is at most `max_extra_silent` above that of "every" (the single-picture rule);
+    and each choice's outcomes."""
+    import pandas as pd
+
+    rows = []
+    for choice in NUMBER_CHECK_CHOICES:
+        outcomes = evaluation.number_outcomes(pieces, number_flags(pieces, choice, rule), by_gap=False)
+        rows.append({"shape checks": choice, **outcomes.iloc[0].to_dict()})
+    tried = pd.DataFrame(rows).set_index("shape checks")
+    ceiling = tried.loc["every", "read_wrong_without_a_question_mark"] + max_extra_silent
+    tried["allowed"] = tried["read_wrong_without_a_question_mark"] <= ceiling + 1e-12
+    allowed = tried[tried["allowed"]]
+    return str(allowed["read_exactly"].idxmax()), tried
 
 
 def at_temperature(table: Any, probabilities: np.ndarray, temperature: float) -> Any:
@@ -293,13 +356,16 @@ class Predictor:
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
         return self._read(batch)[0]
 
-    def _from_steps(self, steps_list: list[preprocess.Steps]) -> list[Prediction]:
+    def _from_steps(
+        self, steps_list: list[preprocess.Steps], shape_checks: list[bool] | None = None
+    ) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(steps_list)
+        checks = [True] * len(steps_list) if shape_checks is None else shape_checks
         readable = [i for i, steps in enumerate(steps_list) if not steps.blank]
         if readable:
             probabilities, energies = self._read(np.stack([steps_list[i].result for i in readable]))
             for i, row, energy in zip(readable, probabilities, energies):
-                status, reasons = judge(row, steps_list[i].result, energy)
+                status, reasons = judge(row, steps_list[i].result, energy, checks[i])
                 results[i] = Prediction(
                     int(row.argmax()), float(row.max()), row, steps_list[i].result, status, reasons, float(energy)
                 )
@@ -328,17 +394,21 @@ class Predictor:
 
         Each part of the picture (`preprocess.number_parts`) wider than `WIDE_PART` times the
         line's height may be several digits whose strokes touch: it is cut where the model reads
-        the pieces best (`_cut_apart`)."""
+        the pieces best (`_cut_apart`). Each digit is flagged as `SHAPE_CHECKS_IN_NUMBERS` says."""
         grey, inverted, parts = preprocess.number_parts(image)
         line_height = max((preprocess.ink_extent(part)[2] for part in parts), default=0)
-        pieces: list[preprocess.Steps] = []
+        pieces: list[tuple[preprocess.Steps, bool]] = []
         for part in parts:
             start, stop, _ = preprocess.ink_extent(part)
             if stop - start > WIDE_PART * line_height:
-                pieces += self._cut_apart(grey, part, inverted, line_height)
+                cut = self._cut_apart(grey, part, inverted, line_height)
+                pieces += [(steps, len(cut) > 1) for steps in cut]
             else:
-                pieces.append(preprocess.piece_steps(grey, part, start, stop, inverted))
-        return NumberReading(self._from_steps([steps for steps in pieces if not steps.blank]))
+                pieces.append((preprocess.piece_steps(grey, part, start, stop, inverted), False))
+        pieces = [(steps, cut) for steps, cut in pieces if not steps.blank]
+        checked = {"every": [True] * len(pieces), "cut": [cut for _, cut in pieces], "none": [False] * len(pieces)}
+        digits = self._from_steps([steps for steps, _ in pieces], checked[SHAPE_CHECKS_IN_NUMBERS])
+        return NumberReading(digits, [cut for _, cut in pieces])
 
     def _cut_apart(
         self, grey: np.ndarray, part: np.ndarray, inverted: bool, line_height: int

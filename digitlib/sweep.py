@@ -198,22 +198,31 @@ def train_one(
     return row
 
 
+VALIDATION_NUMBERS_PER_GAP = 150  # numbers composed of a run's validation digits, per gap
+
+
 def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: int) -> None:
     """What the interface reads of a run's validation digits, for choosing its calibration and
-    thresholds without the model: `table_path` (a CSV) holds `rule_table_on_validation`, and
-    `probabilities_path(table_path)` the probabilities of `predictor` (a `predict.Predictor` at
-    temperature 1: the model's own) for each of the table's pictures and for the plain validation
-    images, with their labels."""
+    thresholds without the model: `table_path` (a CSV) holds `rule_table_on_validation`,
+    `numbers_path(table_path)` the `evaluation.number_pieces` of numbers composed of the same
+    digits, and `probabilities_path(table_path)` the probabilities of `predictor` (a
+    `predict.Predictor` at temperature 1: the model's own) for each row of both tables
+    (`pictures`, `number_pieces`) and for the plain validation images, with their labels."""
     import numpy as np
 
     from digitlib import evaluation
 
     table, pictures = rule_table_on_validation(split, predictor, seed=seed)
-    table_path.parent.mkdir(parents=True, exist_ok=True)
+    pieces, piece_probabilities = evaluation.number_pieces(
+        predictor, split.x_val, split.y_val, numbers=VALIDATION_NUMBERS_PER_GAP, seed=seed
+    )
+    numbers_path(table_path).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(table_path, index=False)
+    pieces.to_csv(numbers_path(table_path), index=False)
     np.savez_compressed(
         probabilities_path(table_path),
         pictures=pictures.astype(np.float32),
+        number_pieces=piece_probabilities,
         validation=evaluation.predict_probabilities(predictor.model, split.x_val).astype(np.float32),
         validation_labels=split.y_val.astype(np.int8),
     )
@@ -221,6 +230,11 @@ def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: 
 
 def probabilities_path(table_path: Path) -> Path:
     return table_path.with_name(f"{table_path.stem}-probabilities.npz")
+
+
+def numbers_path(table_path: Path) -> Path:
+    """Where a run's validation numbers go: a folder of their own, beside the run's table."""
+    return table_path.parent / "numbers" / table_path.name
 
 
 def rule_table_on_validation(split: Any, predictor: Any, seed: int, non_digits: int = 300) -> tuple[Any, Any]:

@@ -48,7 +48,7 @@ class TrainConfig:
     cnn_pool_first: bool = True  # pool before batch norm in each cnn block (off: pool at the block's end)
     train_size: int = 0  # 0: every training image not held out for validation
     validation_size: int = 0  # images held out (stratified) for validation; 0 trains on all 60,000
-    epochs: int = 20
+    epochs: int = 18
     batch_size: int = 256
     optimizer: str = "adam"  # adam, adamw or sgd
     learning_rate: float = 0.004  # the peak rate

@@ -128,3 +128,69 @@ def test_the_predictor_reads_energy_from_the_logits(predictor, mnist):
     np.testing.assert_allclose(
         prediction.probabilities, evaluation.with_temperature(raw, predict.TEMPERATURE), atol=1e-6
     )
+
+
+def _numbers_table() -> pd.DataFrame:
+    """Three numbers of two digits: "12" apart, read right, whose first digit falls into six pieces;
+    "34" cut out of touching ink, its 4 misread as 8 in six pieces; "56" cut, read right."""
+    rows = [
+        (8, 0, "12", 0, False, 1, 1, 6),
+        (8, 0, "12", 1, False, 2, 2, 1),
+        (0, 1, "34", 0, True, 3, 3, 1),
+        (0, 1, "34", 1, True, 4, 8, 6),
+        (0, 2, "56", 0, True, 5, 5, 1),
+        (0, 2, "56", 1, True, 6, 6, 1),
+    ]
+    columns = ["gap", "number", "truth", "position", "cut", "label", "digit", "parts"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.assign(pieces=2, confidence=0.99, energy=12.0, ink_share=0.15, holes=0)
+
+
+def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error_limit():
+    table = _numbers_table()
+    assert list(predict.number_flags(table, "every")) == [True, False, False, True, False, False]
+    assert list(predict.number_flags(table, "cut")) == [False, False, False, True, False, False]
+    assert not predict.number_flags(table, "none").any()
+    outcomes = evaluation.number_outcomes(table, predict.number_flags(table, "none")).set_index("gap")
+    assert outcomes.loc[8, "read_exactly"] == 1.0 and outcomes.loc[0, "read_exactly"] == 0.5
+    assert outcomes.loc[0, "read_wrong_without_a_question_mark"] == 0.5  # "38", read with no "?"
+    chosen, tried = predict.choose_number_checks(table)
+    # "none" reads as many exactly as "cut" but one in three wrong without a "?": not allowed
+    assert chosen == "cut" and list(tried["allowed"]) == [True, True, False]
+    assert tried.loc["every", "read_exactly"] == pytest.approx(1 / 3)
+    assert tried.loc["cut", "read_exactly"] == pytest.approx(2 / 3)
+    # a number read as nothing is wrong without a "?", and nothing of it is flagged
+    nothing = pd.DataFrame([{"gap": 8, "number": 9, "truth": "70", "pieces": 0, "position": -1, "cut": False}])
+    nothing = nothing.assign(label=-1, digit=-1, confidence=0.0)
+    with_nothing = pd.concat([table, nothing], ignore_index=True)
+    assert not predict.number_flags(with_nothing, "every")[-1]
+    rates = evaluation.number_outcomes(with_nothing).set_index("gap")
+    assert rates.loc[8, "numbers"] == 2 and rates.loc[8, "read_wrong_without_a_question_mark"] == 0.5
+
+
+@pytest.mark.slow
+def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist):
+    _, (x_test, y_test) = mnist
+    pieces, probabilities = evaluation.number_pieces(predictor, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
+    assert len(probabilities) == len(pieces) and set(pieces["gap"]) == {8, 0}
+    read = pieces["position"] >= 0
+    # the table replays the interface's "?" exactly, from what it recorded
+    np.testing.assert_array_equal(predict.number_flags(pieces)[read], pieces["flagged"][read])
+    assert pieces.loc[pieces["gap"] == 0, "cut"].any() and not pieces.loc[pieces["gap"] == 8, "cut"].any()
+    assert predict.number_flags(pieces, "every").sum() >= predict.number_flags(pieces).sum()
+    np.testing.assert_allclose(probabilities[read].max(axis=1), pieces.loc[read, "confidence"], atol=2e-6)
+
+
+def test_the_number_reader_uses_the_shape_checks_chosen_on_held_out_numbers():
+    """The committed validation numbers (params/sweeps/thresholds.yaml) choose which digits of a
+    number the shape checks apply to, at the calibrated confidence."""
+    runs, _, arrays = _held_out_outputs()
+    calibrated = []
+    for run, outputs in zip(runs, arrays):
+        pieces = pd.read_csv(sweep.numbers_path(HELD_OUT / f"{run.name}.csv"))
+        assert set(pieces["gap"]) == set(evaluation.NUMBER_GAPS)
+        calibrated.append(
+            predict.at_temperature(pieces, outputs["number_pieces"], predict.TEMPERATURE).assign(run=run.name)
+        )
+    chosen, _ = predict.choose_number_checks(pd.concat(calibrated, ignore_index=True))
+    assert chosen == predict.SHAPE_CHECKS_IN_NUMBERS
