@@ -165,10 +165,10 @@ def number_pieces(
     (MNIST-like, with their `labels`): the same `numbers` numbers, from the same images, composed
     at each gap of `gaps`. One row per digit read (`predict.rule_table`'s columns, `label` the true
     digit at its place when the count of digits is right, else -1), with the gap, the number, its
-    true text, the count of digits read, the place, whether the piece was cut out of touching ink
-    and whether the predictor flagged it "?"; a number read as nothing has one row at place -1.
-    And each row's probabilities (zeros at place -1), so a table can be read again at another
-    temperature."""
+    true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
+    the place, whether the piece was cut out of touching ink and whether the predictor flagged it
+    "?"; a number read as nothing has one row at place -1. And each row's probabilities (zeros at
+    place -1), so a table can be read again at another temperature."""
     import pandas as pd
 
     from digitlib import predict, synthetic
@@ -196,8 +196,8 @@ def number_pieces(
                     [{"label": -1, "digit": -1, "confidence": 0.0, "position": -1, "cut": False, "flagged": False}]
                 )
                 probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
-            tables.append(table.assign(gap=gap, number=k, truth=truth, pieces=read))
-    columns = ["gap", "number", "truth", "pieces", "position", "cut", "flagged"]
+            tables.append(table.assign(gap=gap, number=k, truth=truth, digits=len(truth), pieces=read))
+    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "flagged"]
     pieces = pd.concat(tables, ignore_index=True)
     return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
 
@@ -214,9 +214,9 @@ def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool =
     per_digit = pieces.assign(flagged=flags, right=(pieces["digit"] == pieces["label"]) & (pieces["position"] >= 0))
     keys = ["run", "gap", "number"] if "run" in pieces else ["gap", "number"]  # tables of several runs
     per_number = per_digit.groupby(keys).agg(
-        truth=("truth", "first"), read=("pieces", "first"), all_right=("right", "all"), any_flag=("flagged", "any")
+        digits=("digits", "first"), read=("pieces", "first"), all_right=("right", "all"), any_flag=("flagged", "any")
     )
-    right_count = per_number["read"] == per_number["truth"].str.len()
+    right_count = per_number["read"] == per_number["digits"]
     exact = right_count & per_number["all_right"] & ~per_number["any_flag"]
     frame = per_number.assign(
         read_exactly=exact, right_count=right_count, read_wrong_without_a_question_mark=~exact & ~per_number["any_flag"]

@@ -42,8 +42,8 @@ from digitlib import config, evaluation, models, preprocess, runtime
 # (`evaluation.with_temperature`), fitted on the same runs' plain held-out digits (the
 # `-probabilities.npz` beside each table; notebook 05, "Calibrating the confidence"), and the rule
 # reads the calibrated confidence.
-TEMPERATURE = 1.10
-UNCERTAIN_BELOW = 0.70
+TEMPERATURE = 1.08
+UNCERTAIN_BELOW = 0.60
 MIN_INK_SHARE = 0.03
 MAX_INK_SHARE = 0.30
 MAX_HOLES = 2

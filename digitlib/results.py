@@ -96,6 +96,7 @@ def _sweep_rows() -> list[tuple[str, str, str]]:
 
     full = sweep.summarize(sweep.read_table(config.REPORTS_DIR / "sweeps" / "ablation-full.csv")).loc["default"]
     budget = pd.read_csv(config.REPORTS_DIR / "06_budget.csv", index_col="variant")
+    speed = pd.read_csv(config.REPORTS_DIR / "06_speed.csv", index_col="variant")
     ablation = pd.read_csv(config.REPORTS_DIR / "06_ablation.csv", index_col="variant")
     variants = ablation.drop(index="default")
     beyond = variants[variants["within_noise"] == False]  # noqa: E712 (a column of True, False and NaN)
@@ -115,6 +116,17 @@ def _sweep_rows() -> list[tuple[str, str, str]]:
             f"read once {_paired('', budget.loc['epochs-20'])}; "
             f"with TTA {_paired('', budget.loc['epochs-20 + TTA 8'])}",
             "`reports/06_budget.csv` (notebook 06)",
+        ),
+        (
+            f"18 epochs (the default) against 20 on validation, {int(speed.loc['epochs-18', 'seeds'])} seeds, paired",
+            f"read once {_paired('', speed.loc['epochs-18'])}; with TTA {_paired('', speed.loc['epochs-18 + TTA 8'])}",
+            "`reports/06_speed.csv` (notebook 06)",
+        ),
+        (
+            "the quick preset in batches of 512 (now) against 256 on validation, "
+            f"{int(speed.loc['quick-batch-512', 'seeds'])} seeds, paired",
+            _paired("", speed.loc["quick-batch-512"]),
+            "`reports/06_speed.csv` (notebook 06)",
         ),
         (
             f"the ablation: {len(variants)} one-at-a-time changes, {seeds} each, paired",
@@ -149,6 +161,22 @@ def _calibration_row(metrics: dict[str, Any]) -> tuple[str, str, str]:
         f"{_percent(calibration['read_once_calibrated_ece'])} at temperature {calibration['temperature']:g} "
         f"(fitted on validation); with TTA: {_percent(calibration['tta_ece'])}",
         "`reports/metrics.json`",
+    )
+
+
+SHAPE_CHECK_NAMES = {"every": "every digit", "cut": "only the pieces cut out of touching ink", "none": "no digit"}
+
+
+def _number_checks_row(interface: dict[str, Any]) -> tuple[str, str, str]:
+    checks = interface["number_checks"]
+    chosen, every = checks["outcomes"][checks["chosen"]], checks["outcomes"]["every"]
+    return (
+        f'the "?" on the digits of a number, chosen on {checks["validation_numbers"]:,} validation numbers (every gap)',
+        f"shape checks on {SHAPE_CHECK_NAMES[checks['chosen']]}: {_percent(chosen['read_exactly'], 1)} read "
+        f'exactly, {_percent(chosen["read_wrong_without_a_question_mark"], 1)} wrong without a "?" '
+        f"(on every digit: {_percent(every['read_exactly'], 1)} and "
+        f"{_percent(every['read_wrong_without_a_question_mark'], 1)})",
+        "`reports/05_interface.json` (notebook 05)",
     )
 
 
@@ -201,6 +229,7 @@ def rows() -> list[tuple[str, str, str]]:
             f"{_percent(chosen['non_digits_flagged'], 0)} of validation non-digits (generated, photo crops)",
             "`reports/05_interface.json` (notebook 05)",
         ),
+        _number_checks_row(interface),
         *_sweep_rows(),
     ]
 

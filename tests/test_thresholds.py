@@ -143,7 +143,7 @@ def _numbers_table() -> pd.DataFrame:
     ]
     columns = ["gap", "number", "truth", "position", "cut", "label", "digit", "parts"]
     table = pd.DataFrame(rows, columns=columns)
-    return table.assign(pieces=2, confidence=0.99, energy=12.0, ink_share=0.15, holes=0)
+    return table.assign(digits=2, pieces=2, confidence=0.99, energy=12.0, ink_share=0.15, holes=0)
 
 
 def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error_limit():
@@ -160,7 +160,8 @@ def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error
     assert tried.loc["every", "read_exactly"] == pytest.approx(1 / 3)
     assert tried.loc["cut", "read_exactly"] == pytest.approx(2 / 3)
     # a number read as nothing is wrong without a "?", and nothing of it is flagged
-    nothing = pd.DataFrame([{"gap": 8, "number": 9, "truth": "70", "pieces": 0, "position": -1, "cut": False}])
+    nothing = pd.DataFrame([{"gap": 8, "number": 9, "truth": "70", "digits": 2, "pieces": 0, "position": -1}])
+    nothing = nothing.assign(cut=False)
     nothing = nothing.assign(label=-1, digit=-1, confidence=0.0)
     with_nothing = pd.concat([table, nothing], ignore_index=True)
     assert not predict.number_flags(with_nothing, "every")[-1]
@@ -187,7 +188,7 @@ def test_the_number_reader_uses_the_shape_checks_chosen_on_held_out_numbers():
     runs, _, arrays = _held_out_outputs()
     calibrated = []
     for run, outputs in zip(runs, arrays):
-        pieces = pd.read_csv(sweep.numbers_path(HELD_OUT / f"{run.name}.csv"))
+        pieces = pd.read_csv(sweep.numbers_path(HELD_OUT / f"{run.name}.csv"), dtype={"truth": str})
         assert set(pieces["gap"]) == set(evaluation.NUMBER_GAPS)
         calibrated.append(
             predict.at_temperature(pieces, outputs["number_pieces"], predict.TEMPERATURE).assign(run=run.name)
