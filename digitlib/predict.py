@@ -69,7 +69,7 @@ PIECE_WIDTHS = (0.2, 1.1)
 # the shape checks (ink share, holes, pieces) on "every" digit, only on the pieces "cut" out of
 # touching ink, or on "none". A part read whole is digit-sized ink by construction, and the shape
 # checks flagged 1 % of such digits read right; a cut piece can be a fragment. Chosen on
-# validation numbers (the thresholds sweep's `-numbers.csv`, notebook 05, "Several digits"):
+# validation numbers (the thresholds sweep's `numbers/RUN.csv`, notebook 05, "The '?' in a number"):
 # `choose_number_checks` keeps the choice that reads the most numbers exactly among those whose
 # numbers read wrong without a "?" are at most MAX_EXTRA_SILENT above the single-picture rule's.
 SHAPE_CHECKS_IN_NUMBERS = "cut"

@@ -168,6 +168,9 @@ def test_committed_reports_agree_with_themselves():
     assert interface["predict_uses_the_choice"] and interface["held_out_digits"] == 15000
     assert interface["held_out_outcomes"]["correct_flagged"] <= interface["max_correct_flagged"]
     assert interface["temperature"]["fitted"] == metrics["calibration"]["temperature"] == predict.TEMPERATURE
+    numbers = interface["number_checks"]
+    assert numbers["predict_uses_the_choice"] and numbers["chosen"] == predict.SHAPE_CHECKS_IN_NUMBERS
+    assert numbers["validation_numbers"] == 3 * 6 * 150  # three runs, six gaps, VALIDATION_NUMBERS_PER_GAP
     photos = metrics["pictures_from_elsewhere"]["Fashion-MNIST photos (not digits)"]
     assert photos["pictures"] == 2000 and 0 <= photos["flagged"] <= 1
 
