@@ -159,16 +159,23 @@ NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overl
 
 
 def number_pieces(
-    predictor, images: np.ndarray, labels: np.ndarray, numbers: int = 200, gaps=NUMBER_GAPS, seed: int = 0
+    predictor: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int = 200,
+    gaps: Sequence[int] = NUMBER_GAPS,
+    seed: int = 0,
 ) -> tuple[Any, np.ndarray]:
     """Every digit a `predict.Predictor` reads in numbers of 2 to 5 digits composed from `images`
     (MNIST-like, with their `labels`): the same `numbers` numbers, from the same images, composed
     at each gap of `gaps`. One row per digit read (`predict.rule_table`'s columns, `label` the true
     digit at its place when the count of digits is right, else -1), with the gap, the number, its
     true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
-    the place, whether the piece was cut out of touching ink and whether the predictor flagged it
-    "?"; a number read as nothing has one row at place -1. And each row's probabilities (zeros at
-    place -1), so a table can be read again at another temperature."""
+    the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`) and
+    whether the predictor flagged it "?" (at its temperature, under the rule of the time); a number
+    read as nothing has one row at place -1. And each row's probabilities (zeros at place -1), so a
+    table can be read again at another temperature: its confidences, not its cuts, which the
+    predictor chose at its own temperature."""
     import pandas as pd
 
     from digitlib import predict, synthetic
@@ -211,6 +218,8 @@ def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool =
     from digitlib import predict
 
     flags = predict.number_flags(pieces) if flags is None else np.asarray(flags, bool)
+    if "run" not in pieces and pieces.duplicated(["gap", "number", "position"]).any():
+        raise ValueError("the table repeats numbers: tables of several runs need a `run` column")
     per_digit = pieces.assign(flagged=flags, right=(pieces["digit"] == pieces["label"]) & (pieces["position"] >= 0))
     keys = ["run", "gap", "number"] if "run" in pieces else ["gap", "number"]  # tables of several runs
     per_number = per_digit.groupby(keys).agg(
@@ -229,11 +238,17 @@ def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool =
 
 
 def number_reading(
-    predictor, images: np.ndarray, labels: np.ndarray, numbers: int = 200, gaps=NUMBER_GAPS, seed: int = 0
-):
+    predictor: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int = 200,
+    gaps: Sequence[int] = NUMBER_GAPS,
+    seed: int = 0,
+) -> Any:
     """How a `predict.Predictor` reads numbers of 2 to 5 digits composed from `images`: per gap,
-    `number_outcomes` of its `number_pieces` under the interface's rule."""
-    return number_outcomes(number_pieces(predictor, images, labels, numbers, gaps, seed)[0])
+    `number_outcomes` of its `number_pieces`, with the "?" the predictor showed."""
+    pieces, _ = number_pieces(predictor, images, labels, numbers, gaps, seed)
+    return number_outcomes(pieces, pieces["flagged"].to_numpy(bool))
 
 
 def picture_latency(predictor, pictures: list, warm_up: int = 20) -> dict[str, float]:

@@ -212,9 +212,12 @@ def preprocessing_stages(pictures: Mapping[str, Steps]) -> Figure:
     return fig
 
 
-def paired_differences(summary: Any, title: str = "each change against the default, same seeds"):
+def paired_differences(
+    summary: Any, title: str = "each change against the default, same seeds", baseline: str = "the default's"
+):
     """A sweep summary's paired differences (percentage points, with their intervals) as horizontal
-    error bars around zero: bars that cross zero are within noise."""
+    error bars around zero: bars that cross zero are within noise. `baseline` names what each
+    difference is taken from, in the axis label."""
     rows = summary.dropna(subset=["difference"]).sort_values("difference")
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     centres = 100 * rows["difference"].to_numpy()
@@ -232,7 +235,7 @@ def paired_differences(summary: Any, title: str = "each change against the defau
     ax.scatter(centres, range(len(rows)), c=colours, zorder=3)
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(range(len(rows)), [f"{name} ({int(n)} seeds)" for name, n in zip(rows.index, rows["paired_seeds"])])
-    ax.set(xlabel="validation accuracy minus the default's (percentage points, 95 % interval)", title=title)
+    ax.set(xlabel=f"validation accuracy minus {baseline} (percentage points, 95 % interval)", title=title)
     fig.tight_layout()
     return fig
 

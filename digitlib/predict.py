@@ -66,15 +66,27 @@ MAX_CORRECT_FLAGGED = 0.02
 WIDE_PART = 1.0
 PIECE_WIDTHS = (0.2, 1.1)
 # The "?" on a digit of a number: the network's evidence and confidence as for one picture, and
-# the shape checks (ink share, holes, pieces) on "every" digit, only on the pieces "cut" out of
-# touching ink, or on "none". A part read whole is digit-sized ink by construction, and the shape
-# checks flagged 1 % of such digits read right; a cut piece can be a fragment. Chosen on
+# the shape checks (ink share, holes, pieces) on "every" digit, only on what comes out of a part
+# wider than WIDE_PART ("cut": pieces cut out of touching ink, or such a part read whole), or on
+# "none". A narrower part read whole is one connected mark of a digit's size; on validation the
+# shape checks flagged 1.6 % of such digits read right, while a cut piece can be a fragment. The
+# validation numbers hold digits only: this choice weighs what the shape checks cost on digits,
+# not what they would catch on a dash or a scribble written among them. Chosen on
 # validation numbers (the thresholds sweep's `numbers/RUN.csv`, notebook 05, "The '?' in a number"):
 # `choose_number_checks` keeps the choice that reads the most numbers exactly among those whose
 # numbers read wrong without a "?" are at most MAX_EXTRA_SILENT above the single-picture rule's.
 SHAPE_CHECKS_IN_NUMBERS = "cut"
 NUMBER_CHECK_CHOICES = ("every", "cut", "none")
 MAX_EXTRA_SILENT = 0.01
+
+
+def shape_checks_apply(choice: str, cut: Any) -> np.ndarray:
+    """Per digit of a number, whether the shape checks apply under `choice` (one of
+    `NUMBER_CHECK_CHOICES`), given whether each digit came out of a wide part (`cut`)."""
+    cut = np.asarray(cut, bool)
+    if choice not in NUMBER_CHECK_CHOICES:
+        raise ValueError(f"shape checks in numbers must be one of {', '.join(NUMBER_CHECK_CHOICES)}, got {choice!r}")
+    return {"every": np.ones_like(cut), "cut": cut, "none": np.zeros_like(cut)}[choice]
 
 
 @dataclass
@@ -103,7 +115,7 @@ class NumberReading:
     """A multi-digit picture read left to right."""
 
     digits: list[Prediction]
-    cut: list[bool] = field(default_factory=list)  # per digit: cut out of touching ink
+    cut: list[bool] = field(default_factory=list)  # per digit: from a part wider than WIDE_PART
 
     @property
     def text(self) -> str:
@@ -247,9 +259,7 @@ def number_flags(
     """Which digits of an `evaluation.number_pieces` table get a "?" under `rule` (default:
     `thresholds()`), the shape checks applying as `shape_checks` says (one of
     `NUMBER_CHECK_CHOICES`). A number read as nothing (position -1) has no digit to flag."""
-    if shape_checks not in NUMBER_CHECK_CHOICES:
-        raise ValueError(f"shape_checks must be one of {', '.join(NUMBER_CHECK_CHOICES)}, got {shape_checks!r}")
-    applies = {"every": True, "cut": pieces["cut"].to_numpy(bool), "none": False}[shape_checks]
+    applies = shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool))
     return _flagged(pieces, rule, applies) & (pieces["position"] >= 0).to_numpy()
 
 
@@ -259,14 +269,17 @@ def choose_number_checks(
     """The choice of `NUMBER_CHECK_CHOICES` that reads the most numbers of `pieces` (an
     `evaluation.number_pieces` table, every gap pooled) exactly, among those whose share read wrong
     without a "?" is at most `max_extra_silent` above that of "every" (the single-picture rule);
-    and each choice's outcomes."""
+    and each choice's outcomes. Tables of several runs need a `run` column."""
     import pandas as pd
 
-    rows = []
-    for choice in NUMBER_CHECK_CHOICES:
-        outcomes = evaluation.number_outcomes(pieces, number_flags(pieces, choice, rule), by_gap=False)
-        rows.append({"shape checks": choice, **outcomes.iloc[0].to_dict()})
-    tried = pd.DataFrame(rows).set_index("shape checks")
+    tried = pd.concat(
+        [
+            evaluation.number_outcomes(pieces, number_flags(pieces, choice, rule), by_gap=False).assign(
+                **{"shape checks": choice}
+            )
+            for choice in NUMBER_CHECK_CHOICES
+        ]
+    ).set_index("shape checks")
     ceiling = tried.loc["every", "read_wrong_without_a_question_mark"] + max_extra_silent
     tried["allowed"] = tried["read_wrong_without_a_question_mark"] <= ceiling + 1e-12
     allowed = tried[tried["allowed"]]
@@ -401,14 +414,13 @@ class Predictor:
         for part in parts:
             start, stop, _ = preprocess.ink_extent(part)
             if stop - start > WIDE_PART * line_height:
-                cut = self._cut_apart(grey, part, inverted, line_height)
-                pieces += [(steps, len(cut) > 1) for steps in cut]
+                pieces += [(steps, True) for steps in self._cut_apart(grey, part, inverted, line_height)]
             else:
                 pieces.append((preprocess.piece_steps(grey, part, start, stop, inverted), False))
         pieces = [(steps, cut) for steps, cut in pieces if not steps.blank]
-        checked = {"every": [True] * len(pieces), "cut": [cut for _, cut in pieces], "none": [False] * len(pieces)}
-        digits = self._from_steps([steps for steps, _ in pieces], checked[SHAPE_CHECKS_IN_NUMBERS])
-        return NumberReading(digits, [cut for _, cut in pieces])
+        cut = [flag for _, flag in pieces]
+        checks = [bool(c) for c in shape_checks_apply(SHAPE_CHECKS_IN_NUMBERS, cut)]
+        return NumberReading(self._from_steps([steps for steps, _ in pieces], checks), cut)
 
     def _cut_apart(
         self, grey: np.ndarray, part: np.ndarray, inverted: bool, line_height: int

@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from digitlib import config
+from digitlib import config, evaluation
 
 README = config.PROJ_ROOT / "README.md"
 START = "<!-- results: written by `python -m digitlib results` from reports/; do not edit by hand -->"
@@ -118,12 +118,12 @@ def _sweep_rows() -> list[tuple[str, str, str]]:
             "`reports/06_budget.csv` (notebook 06)",
         ),
         (
-            f"18 epochs (the default) against 20 on validation, {int(speed.loc['epochs-18', 'seeds'])} seeds, paired",
+            f"18 epochs against 20 on validation, {int(speed.loc['epochs-18', 'seeds'])} seeds, paired",
             f"read once {_paired('', speed.loc['epochs-18'])}; with TTA {_paired('', speed.loc['epochs-18 + TTA 8'])}",
             "`reports/06_speed.csv` (notebook 06)",
         ),
         (
-            "the quick preset in batches of 512 (now) against 256 on validation, "
+            "the quick preset in batches of 512 against 256 on validation, "
             f"{int(speed.loc['quick-batch-512', 'seeds'])} seeds, paired",
             _paired("", speed.loc["quick-batch-512"]),
             "`reports/06_speed.csv` (notebook 06)",
@@ -164,14 +164,19 @@ def _calibration_row(metrics: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
-SHAPE_CHECK_NAMES = {"every": "every digit", "cut": "only the pieces cut out of touching ink", "none": "no digit"}
+SHAPE_CHECK_NAMES = {
+    "every": "every digit",
+    "cut": "only the digits from parts wider than the line",
+    "none": "no digit",
+}
 
 
 def _number_checks_row(interface: dict[str, Any]) -> tuple[str, str, str]:
     checks = interface["number_checks"]
     chosen, every = checks["outcomes"][checks["chosen"]], checks["outcomes"]["every"]
     return (
-        f'the "?" on the digits of a number, chosen on {checks["validation_numbers"]:,} validation numbers (every gap)',
+        f'the "?" on the digits of a number, chosen on validation numbers ({checks["validation_numbers"]:,} '
+        f"readings: the same numbers at each of {len(evaluation.NUMBER_GAPS)} gaps, 3 held-out runs)",
         f"shape checks on {SHAPE_CHECK_NAMES[checks['chosen']]}: {_percent(chosen['read_exactly'], 1)} read "
         f'exactly, {_percent(chosen["read_wrong_without_a_question_mark"], 1)} wrong without a "?" '
         f"(on every digit: {_percent(every['read_exactly'], 1)} and "

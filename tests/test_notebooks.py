@@ -14,7 +14,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from digitlib import config, evaluation, parameters, pipeline, predict
+from digitlib import config, evaluation, parameters, pipeline, predict, sweep
 
 SMOKE = parameters.read_params(config.PARAMS_DIR / "smoke.yaml")
 
@@ -170,7 +170,10 @@ def test_committed_reports_agree_with_themselves():
     assert interface["temperature"]["fitted"] == metrics["calibration"]["temperature"] == predict.TEMPERATURE
     numbers = interface["number_checks"]
     assert numbers["predict_uses_the_choice"] and numbers["chosen"] == predict.SHAPE_CHECKS_IN_NUMBERS
-    assert numbers["validation_numbers"] == 3 * 6 * 150  # three runs, six gaps, VALIDATION_NUMBERS_PER_GAP
+    held_out_runs = len(sweep.load_sweep(config.PARAMS_DIR / "sweeps" / "thresholds.yaml"))
+    assert (
+        numbers["validation_numbers"] == held_out_runs * len(evaluation.NUMBER_GAPS) * sweep.VALIDATION_NUMBERS_PER_GAP
+    )
     photos = metrics["pictures_from_elsewhere"]["Fashion-MNIST photos (not digits)"]
     assert photos["pictures"] == 2000 and 0 <= photos["flagged"] <= 1
 

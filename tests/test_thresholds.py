@@ -146,6 +146,24 @@ def _numbers_table() -> pd.DataFrame:
     return table.assign(digits=2, pieces=2, confidence=0.99, energy=12.0, ink_share=0.15, holes=0)
 
 
+@pytest.mark.slow
+def test_read_number_applies_the_shape_checks_as_the_constant_says(predictor, mnist, monkeypatch):
+    _, (x_test, y_test) = mnist
+    apart = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (1, 7)], gap=8)
+    touching = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (0, 1, 0)], gap=-2)
+    # every 28x28 now "falls apart into 9 pieces": only the shape checks can object to that
+    monkeypatch.setattr(predict, "shape_measures", lambda _: {"ink_share": 0.15, "holes": 0, "parts": 9})
+    for picture in (apart, touching):
+        for choice in predict.NUMBER_CHECK_CHOICES:
+            monkeypatch.setattr(predict, "SHAPE_CHECKS_IN_NUMBERS", choice)
+            reading = predictor.read_number(picture)
+            shape_flagged = ["separate pieces" in " ".join(p.reasons) for p in reading.digits]
+            assert shape_flagged == list(predict.shape_checks_apply(choice, reading.cut)), (choice, reading.cut)
+    assert not any(predictor.read_number(apart).cut) and all(predictor.read_number(touching).cut)
+    with pytest.raises(ValueError, match="must be one of"):
+        predict.shape_checks_apply("some", [True])
+
+
 def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error_limit():
     table = _numbers_table()
     assert list(predict.number_flags(table, "every")) == [True, False, False, True, False, False]
@@ -159,6 +177,8 @@ def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error
     assert chosen == "cut" and list(tried["allowed"]) == [True, True, False]
     assert tried.loc["every", "read_exactly"] == pytest.approx(1 / 3)
     assert tried.loc["cut", "read_exactly"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="run"):  # two runs' tables pooled without telling them apart
+        evaluation.number_outcomes(pd.concat([table, table], ignore_index=True))
     # a number read as nothing is wrong without a "?", and nothing of it is flagged
     nothing = pd.DataFrame([{"gap": 8, "number": 9, "truth": "70", "digits": 2, "pieces": 0, "position": -1}])
     nothing = nothing.assign(cut=False)
@@ -177,7 +197,10 @@ def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist):
     read = pieces["position"] >= 0
     # the table replays the interface's "?" exactly, from what it recorded
     np.testing.assert_array_equal(predict.number_flags(pieces)[read], pieces["flagged"][read])
-    assert pieces.loc[pieces["gap"] == 0, "cut"].any() and not pieces.loc[pieces["gap"] == 8, "cut"].any()
+    replayed = evaluation.number_outcomes(pieces)
+    pd.testing.assert_frame_equal(replayed, evaluation.number_outcomes(pieces, pieces["flagged"].to_numpy(bool)))
+    # digits that touch go through the cutter far more often than digits 8 pixels apart
+    assert pieces.loc[pieces["gap"] == 0, "cut"].mean() > pieces.loc[pieces["gap"] == 8, "cut"].mean() + 0.3
     assert predict.number_flags(pieces, "every").sum() >= predict.number_flags(pieces).sum()
     np.testing.assert_allclose(probabilities[read].max(axis=1), pieces.loc[read, "confidence"], atol=2e-6)
 
