@@ -68,8 +68,8 @@ PIECE_WIDTHS = (0.2, 1.1)
 # The "?" on a digit of a number: the network's evidence and confidence as for one picture, and
 # the shape checks (ink share, holes, pieces) on "every" digit, only on what comes out of a part
 # wider than WIDE_PART ("cut": pieces cut out of touching ink, or such a part read whole), or on
-# "none". A narrower part read whole is one connected mark of a digit's size; on validation the
-# shape checks flagged 1.6 % of such digits read right, while a cut piece can be a fragment. The
+# "none". A narrower part read whole is one connected mark of a digit's size, on which the shape
+# checks flag digits read right (notebook 05 counts them); a cut piece can be a fragment. The
 # validation numbers hold digits only: this choice weighs what the shape checks cost on digits,
 # not what they would catch on a dash or a scribble written among them. Chosen on
 # validation numbers (the thresholds sweep's `numbers/RUN.csv`, notebook 05, "The '?' in a number"):
@@ -78,6 +78,7 @@ PIECE_WIDTHS = (0.2, 1.1)
 SHAPE_CHECKS_IN_NUMBERS = "cut"
 NUMBER_CHECK_CHOICES = ("every", "cut", "none")
 MAX_EXTRA_SILENT = 0.01
+SHAPE_PARTS = ("ink_share", "holes", "parts")  # the parts of the rule that read the input's shape
 
 
 def shape_checks_apply(choice: str, cut: Any) -> np.ndarray:
@@ -166,7 +167,7 @@ def judge(
     shape = shape_measures(model_input)
     broken = breaches(confidence, shape["ink_share"], shape["holes"], shape["parts"], energy)
     if not shape_checks:
-        broken.update(ink_share=False, holes=False, parts=False)
+        broken.update(dict.fromkeys(SHAPE_PARTS, False))
     reasons = []
     if broken["energy"]:
         reasons.append(f"little evidence for any digit (energy {energy:.1f}, below the rule's {MIN_ENERGY:g})")
@@ -244,7 +245,7 @@ def _flagged(table: Any, rule: dict[str, float] | None, shape_applies: Any = Tru
     where `shape_applies`)."""
     energy = table["energy"] if "energy" in table else np.full(len(table), np.nan)  # tables without energy
     broken = breaches(table["confidence"], table["ink_share"], table["holes"], table["parts"], energy, rule)
-    shape = np.asarray(broken["ink_share"]) | np.asarray(broken["holes"]) | np.asarray(broken["parts"])
+    shape = np.logical_or.reduce([np.asarray(broken[part]) for part in SHAPE_PARTS])
     return (
         (table["digit"] < 0).to_numpy()
         | np.asarray(broken["energy"])

@@ -176,7 +176,7 @@ def _number_checks_row(interface: dict[str, Any]) -> tuple[str, str, str]:
     chosen, every = checks["outcomes"][checks["chosen"]], checks["outcomes"]["every"]
     return (
         f'the "?" on the digits of a number, chosen on validation numbers ({checks["validation_numbers"]:,} '
-        f"readings: the same numbers at each of {len(evaluation.NUMBER_GAPS)} gaps, 3 held-out runs)",
+        f"readings of the held-out runs' numbers, each at {len(evaluation.NUMBER_GAPS)} gaps)",
         f"shape checks on {SHAPE_CHECK_NAMES[checks['chosen']]}: {_percent(chosen['read_exactly'], 1)} read "
         f'exactly, {_percent(chosen["read_wrong_without_a_question_mark"], 1)} wrong without a "?" '
         f"(on every digit: {_percent(every['read_exactly'], 1)} and "
