@@ -171,11 +171,11 @@ def number_pieces(
     at each gap of `gaps`. One row per digit read (`predict.rule_table`'s columns, `label` the true
     digit at its place when the count of digits is right, else -1), with the gap, the number, its
     true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
-    the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`) and
-    whether the predictor flagged it "?" (at its temperature, under the rule of the time); a number
-    read as nothing has one row at place -1. And each row's probabilities (zeros at place -1), so a
-    table can be read again at another temperature: its confidences, not its cuts, which the
-    predictor chose at its own temperature."""
+    the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
+    the number reader read it (`by_reader`) and whether the predictor flagged it "?" (at its
+    temperature, under the rule of the time); a number read as nothing has one row at place -1.
+    And each row's probabilities (zeros at place -1), so a table can be read again at another
+    temperature: its confidences, not its cuts, which the predictor chose at its own temperature."""
     import pandas as pd
 
     from digitlib import predict, synthetic
@@ -196,15 +196,27 @@ def number_pieces(
                 places = [int(d) for d in number] if read == len(number) else [-1] * read
                 table = predict.rule_table(reading.digits, np.array(places))
                 flagged = [p.status != "ok" for p in reading.digits]  # as the interface flags them
-                table = table.assign(position=range(read), cut=reading.cut, flagged=flagged)
+                table = table.assign(
+                    position=range(read), cut=reading.cut, by_reader=reading.by_reader, flagged=flagged
+                )
                 probabilities += [p.probabilities for p in reading.digits]
             else:
                 table = pd.DataFrame(
-                    [{"label": -1, "digit": -1, "confidence": 0.0, "position": -1, "cut": False, "flagged": False}]
+                    [
+                        {
+                            "label": -1,
+                            "digit": -1,
+                            "confidence": 0.0,
+                            "position": -1,
+                            "cut": False,
+                            "by_reader": False,
+                            "flagged": False,
+                        }
+                    ]
                 )
                 probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
             tables.append(table.assign(gap=gap, number=k, truth=truth, digits=len(truth), pieces=read))
-    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "flagged"]
+    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "by_reader", "flagged"]
     pieces = pd.concat(tables, ignore_index=True)
     return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
 

@@ -6,11 +6,12 @@ giving ten softmax probabilities. `build_model(name)` picks one by name; `ARCHIT
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitlib import config, runtime
+from digitlib import config, preprocess, runtime
 
 INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 # Batch norm's running statistics follow the last ~10 batches instead of Keras's ~100, so that
@@ -173,6 +174,40 @@ def average_models(member_files: list[Path], name: str = "ensemble"):
     inputs = keras.Input(members[0].input_shape[1:])
     outputs = keras.layers.Average()([member(inputs, training=False) for member in members])
     return keras.Model(inputs, outputs, name=name)  # uncompiled: it is never trained as a whole
+
+
+READER_POOLS = ((2, 2), (2, 2), None, (config.IMAGE_SIZE // 4, 1))  # after each of the reader's conv layers
+
+
+def number_reader(width: int = 16, dropout: float = 0.2):
+    """The number reader (`number_reader` module): four 3x3 conv layers with batch norm over the
+    line (28 x `preprocess.LINE_WIDTH`), pooled to one row of frames a fourth of the width; a
+    1-D convolution across neighbouring frames; 11 logits per frame (ten digits and CTC's blank)."""
+    keras = runtime.keras()
+    layers = keras.layers
+    inputs = keras.Input((config.IMAGE_SIZE, preprocess.LINE_WIDTH, 1))
+    features = inputs
+    for filters, pool in zip((width, 2 * width, 4 * width, 4 * width), READER_POOLS):
+        features = layers.Conv2D(filters, 3, padding="same", use_bias=False)(features)
+        features = layers.BatchNormalization(momentum=BN_MOMENTUM)(features)
+        features = layers.Activation("relu")(features)
+        if pool:
+            features = layers.MaxPooling2D(pool)(features)
+    features = layers.Reshape((number_reader_frames(), 4 * width))(features)
+    features = layers.Dropout(dropout)(features)
+    features = layers.Conv1D(8 * width, 3, padding="same", activation="relu")(features)
+    features = layers.Dropout(dropout)(features)
+    return keras.Model(inputs, layers.Dense(config.NUM_CLASSES + 1)(features), name="number_reader")
+
+
+def number_reader_stride() -> int:
+    """Columns of the line per frame of the number reader: what its pooling leaves of the width."""
+    return math.prod(pool[1] for pool in READER_POOLS if pool)
+
+
+def number_reader_frames() -> int:
+    """The number reader's frames per line."""
+    return preprocess.LINE_WIDTH // number_reader_stride()
 
 
 def inference_copy(model):

@@ -21,7 +21,15 @@ class NotebookFailed(RuntimeError):
     """A notebook raised an error; the message names the notebook, the cell and the error."""
 
 
-NOTEBOOKS = ("01_exploration", "02_cnn_building", "03_training", "04_evaluation", "05_interface", "06_experiments")
+NOTEBOOKS = (
+    "01_exploration",
+    "02_cnn_building",
+    "03_training",
+    "03b_number_reader",
+    "04_evaluation",
+    "05_interface",
+    "06_experiments",
+)
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:

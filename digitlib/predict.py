@@ -13,8 +13,10 @@ thresholds"):
   more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more than `MAX_PARTS`
   pieces. The prediction is still returned, flagged, so an interface can say "not sure".
 
-A digit read in a number gets the evidence and confidence checks; the shape checks only where
-`SHAPE_CHECKS_IN_NUMBERS` says (chosen on validation numbers, notebook 05).
+A digit read in a number by the digit model gets the evidence and confidence checks; the shape
+checks only where `SHAPE_CHECKS_IN_NUMBERS` says (chosen on validation numbers, notebook 05). A
+digit read by the number reader (touching digits, notebook 03b) gets a "?" when the reader is
+less than `NUMBER_READER_UNSURE_BELOW` sure of it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from digitlib import config, evaluation, models, preprocess, runtime
+from digitlib import config, evaluation, models, number_reader, preprocess, runtime
 
 # Chosen on validation data, never on the test set: `params/sweeps/thresholds.yaml` trains the
 # default recipe with 5,000 training images held out (three seeds) and records, for each held-out
@@ -58,27 +60,38 @@ THRESHOLD_GRID: dict[str, list[float]] = {
     "MIN_ENERGY": [0.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],  # 0: practically off (digits score 10 and more)
 }
 MAX_CORRECT_FLAGGED = 0.02
-# Reading numbers: a part wider than WIDE_PART line heights may be digits that touch, and is cut
-# into pieces PIECE_WIDTHS line heights wide (a 1 is about a quarter of its height, a 0 up to one).
-# Set on numbers composed of training digits (notebook 05, "Several digits"), not test digits: a
-# cost per piece (0.01 to 0.3 in log confidence) or for width beyond WIDE_PART read fewer numbers
-# right there, and a WIDE_PART of 1.2 or a widest piece of 1.0 to 1.3 line heights no more.
+# Reading numbers: a part wider than WIDE_PART line heights may be digits that touch. It goes to the
+# number reader when one is saved; without one it is cut into pieces PIECE_WIDTHS line heights
+# wide (a 1 is about a quarter of its height, a 0 up to one). Both were set for cutting, on numbers
+# composed of training digits (notebook 05, "Several digits"), not test digits: a cost per piece
+# (0.01 to 0.3 in log confidence) or for width beyond WIDE_PART read fewer numbers right there,
+# and a WIDE_PART of 1.2 or a widest piece of 1.0 to 1.3 line heights no more. WIDE_PART was not
+# chosen again for the reader.
 WIDE_PART = 1.0
 PIECE_WIDTHS = (0.2, 1.1)
-# The "?" on a digit of a number: the network's evidence and confidence as for one picture, and
-# the shape checks (ink share, holes, pieces) on "every" digit, only on what comes out of a part
-# wider than WIDE_PART ("cut": pieces cut out of touching ink, or such a part read whole), or on
-# "none". A narrower part read whole is one connected mark of a digit's size, on which the shape
-# checks flag digits read right (notebook 05 counts them); a cut piece can be a fragment. The
-# validation numbers hold digits only: this choice weighs what the shape checks cost on digits,
-# not what they would catch on a dash or a scribble written among them. Chosen on
-# validation numbers (the thresholds sweep's `numbers/RUN.csv`, notebook 05, "The '?' in a number"):
+# The "?" on a digit of a number read by the digit model: the network's evidence and confidence as
+# for one picture, and the shape checks (ink share, holes, pieces) on "every" digit, only on what
+# comes out of a part wider than WIDE_PART ("cut": pieces cut out of touching ink, or such a part
+# read whole; with a number reader, those parts are the reader's), or on "none". A narrower part
+# read whole is one connected mark of a digit's size, on which the shape checks flag digits read
+# right (notebook 05 counts them); a cut piece can be a fragment. The validation numbers hold
+# digits only: this choice weighs what the shape checks cost on digits, not what they would catch
+# on a dash or a scribble written among them. Chosen on validation numbers read by cutting (the
+# thresholds sweep's `numbers/RUN.csv`, notebook 05, "The '?' in a number"):
 # `choose_number_checks` keeps the choice that reads the most numbers exactly among those whose
 # numbers read wrong without a "?" are at most MAX_EXTRA_SILENT above the single-picture rule's.
 SHAPE_CHECKS_IN_NUMBERS = "cut"
 NUMBER_CHECK_CHOICES = ("every", "cut", "none")
 MAX_EXTRA_SILENT = 0.01
 SHAPE_PARTS = ("ink_share", "holes", "parts")  # the parts of the rule that read the input's shape
+# With a number reader (`number_reader`; saved beside the digit model), a part of a number too wide
+# for one digit is read whole by the reader, and a digit it reads gets a "?" when the reader's
+# confidence in it is below NUMBER_READER_UNSURE_BELOW. Chosen on numbers composed of the digits
+# the reader's training held out (notebook 03b): `choose_reader_threshold` takes the highest
+# threshold of READER_THRESHOLD_GRID that flags at most MAX_CORRECT_FLAGGED of the digits the
+# reader reads right, as the rule for one picture does.
+NUMBER_READER_UNSURE_BELOW = 0.7
+READER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
 def shape_checks_apply(choice: str, cut: Any) -> np.ndarray:
@@ -117,6 +130,7 @@ class NumberReading:
 
     digits: list[Prediction]
     cut: list[bool] = field(default_factory=list)  # per digit: from a part wider than WIDE_PART
+    by_reader: list[bool] = field(default_factory=list)  # per digit: read by the number reader
 
     @property
     def text(self) -> str:
@@ -259,9 +273,14 @@ def number_flags(
 ) -> np.ndarray:
     """Which digits of an `evaluation.number_pieces` table get a "?" under `rule` (default:
     `thresholds()`), the shape checks applying as `shape_checks` says (one of
-    `NUMBER_CHECK_CHOICES`). A number read as nothing (position -1) has no digit to flag."""
+    `NUMBER_CHECK_CHOICES`); digits of the number reader (`by_reader`) by its own threshold,
+    `NUMBER_READER_UNSURE_BELOW`. A number read as nothing (position -1) has no digit to flag."""
     applies = shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool))
-    return _flagged(pieces, rule, applies) & (pieces["position"] >= 0).to_numpy()
+    flags = _flagged(pieces, rule, applies)
+    if "by_reader" in pieces:
+        by_reader = pieces["by_reader"].to_numpy(bool)
+        flags = np.where(by_reader, pieces["confidence"].to_numpy() < NUMBER_READER_UNSURE_BELOW, flags)
+    return flags & (pieces["position"] >= 0).to_numpy()
 
 
 def choose_number_checks(
@@ -285,6 +304,45 @@ def choose_number_checks(
     tried["allowed"] = tried["read_wrong_without_a_question_mark"] <= ceiling + 1e-12
     allowed = tried[tried["allowed"]]
     return str(allowed["read_exactly"].idxmax()), tried
+
+
+def reader_flags(pieces: Any, unsure_below: float = NUMBER_READER_UNSURE_BELOW) -> np.ndarray:
+    """The "?" on every digit of an `evaluation.number_pieces` table read with a number reader:
+    on the reader's digits (`by_reader`) where its confidence is below `unsure_below`; on the
+    digit model's, as the predictor flagged them."""
+    from_reader = pieces["by_reader"].to_numpy(bool) & (pieces["position"].to_numpy() >= 0)
+    return np.where(from_reader, pieces["confidence"].to_numpy() < unsure_below, pieces["flagged"].to_numpy(bool))
+
+
+def choose_reader_threshold(
+    pieces: Any, grid: tuple[float, ...] = READER_THRESHOLD_GRID, max_correct_flagged: float = MAX_CORRECT_FLAGGED
+) -> tuple[float, Any]:
+    """The "?" threshold for the number reader's digits, from an `evaluation.number_pieces` table
+    of validation numbers: the highest of `grid` that flags at most `max_correct_flagged` of the
+    digits the reader reads right. Returns it and, per threshold, the shares of the reader's
+    digits flagged (right and wrong ones; a digit of a number read with the wrong count of digits
+    is wrong) and of the numbers read exactly and read wrong without a "?", pooled over gaps."""
+    import pandas as pd
+
+    from_reader = pieces["by_reader"].to_numpy(bool) & (pieces["position"].to_numpy() >= 0)
+    right = (pieces["digit"] == pieces["label"]).to_numpy()
+    right_ones, wrong_ones = from_reader & right, from_reader & ~right
+    rows = []
+    for threshold in grid:
+        flags = reader_flags(pieces, threshold)
+        pooled = evaluation.number_outcomes(pieces, flags, by_gap=False).iloc[0]
+        rows.append(
+            {
+                "unsure_below": threshold,
+                "right_digits_flagged": float(flags[right_ones].mean()) if right_ones.any() else 0.0,
+                "wrong_digits_flagged": float(flags[wrong_ones].mean()) if wrong_ones.any() else 0.0,
+                "read_exactly": pooled["read_exactly"],
+                "read_wrong_without_a_question_mark": pooled["read_wrong_without_a_question_mark"],
+            }
+        )
+    trade = pd.DataFrame(rows).set_index("unsure_below")
+    allowed = trade.index[trade["right_digits_flagged"] <= max_correct_flagged + 1e-12]
+    return float(max(allowed, default=min(grid))), trade
 
 
 def at_temperature(table: Any, probabilities: np.ndarray, temperature: float) -> Any:
@@ -332,7 +390,10 @@ class Predictor:
         self,
         model_path: str | os.PathLike = config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras",
         temperature: float | None = None,
+        number_reader_path: str | os.PathLike | bool = True,
     ):
+        """`number_reader_path`: the number reader to read numbers with; True, the one saved beside
+        the model if there is one; False, none (numbers are cut into digits for the model)."""
         path = Path(model_path)
         if not path.is_absolute() and not path.exists():
             path = config.PROJ_ROOT / path
@@ -352,6 +413,37 @@ class Predictor:
         single = len(models.networks(self.model)) == 1
         self.temperature = temperature if temperature is not None else TEMPERATURE if single else 1.0
         self._read(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
+        self.number_reader_path = self._number_reader_file(number_reader_path)
+        self._line_graph = None
+        if self.number_reader_path is not None:
+            reader = runtime.keras().models.load_model(self.number_reader_path, compile=False, safe_mode=True)
+            if tuple(reader.input_shape[1:3]) != (preprocess.FIELD, preprocess.LINE_WIDTH):
+                raise ValueError(
+                    f"{config.display_path(self.number_reader_path)} reads lines of {reader.input_shape[1:3]}, "
+                    f"not the {preprocess.FIELD}x{preprocess.LINE_WIDTH} that preprocessing makes"
+                )
+            tf = runtime.import_tensorflow()
+            self._line_graph = tf.function(
+                lambda batch: reader(batch, training=False),
+                input_signature=[tf.TensorSpec([None, *reader.input_shape[1:]], tf.float32)],
+                autograph=False,  # a plain call: nothing for AutoGraph to convert
+            )
+            self._line_graph(np.zeros((1, *reader.input_shape[1:]), np.float32))
+
+    def _number_reader_file(self, asked: str | os.PathLike | bool) -> Path | None:
+        if asked is False:
+            return None
+        beside = self.model_path.parent / number_reader.FILE_NAME
+        path = beside if asked is True else Path(asked)
+        if not path.is_absolute() and not path.exists():
+            path = config.PROJ_ROOT / path
+        if path.exists():
+            return path
+        if asked is True:
+            return None
+        raise FileNotFoundError(
+            f"No number reader at {config.display_path(path)}: train one with notebooks/03b_number_reader.ipynb."
+        )
 
     def _read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities and energies of a batch of 28x28 inputs: from each network's
@@ -407,21 +499,54 @@ class Predictor:
         """Read a picture of several digits (for example "2026") left to right.
 
         Each part of the picture (`preprocess.number_parts`) wider than `WIDE_PART` times the
-        line's height may be several digits whose strokes touch: it is cut where the model reads
-        the pieces best (`_cut_apart`). Each digit is flagged as `SHAPE_CHECKS_IN_NUMBERS` says."""
+        line's height may be several digits whose strokes touch. With a number reader, the reader
+        reads such a part whole (`_read_line`); without one, it is cut where the model reads the
+        pieces best (`_cut_apart`). Narrower parts are read by the digit model, one digit each.
+        The model's digits are flagged as `SHAPE_CHECKS_IN_NUMBERS` says, the reader's as
+        `NUMBER_READER_UNSURE_BELOW` says."""
         grey, inverted, parts = preprocess.number_parts(image)
         line_height = max((preprocess.ink_extent(part)[2] for part in parts), default=0)
-        pieces: list[tuple[preprocess.Steps, bool]] = []
+        slots: list[tuple[preprocess.Steps, bool] | list[Prediction]] = []
         for part in parts:
             start, stop, _ = preprocess.ink_extent(part)
-            if stop - start > WIDE_PART * line_height:
-                pieces += [(steps, True) for steps in self._cut_apart(grey, part, inverted, line_height)]
+            if stop - start <= WIDE_PART * line_height:
+                slots.append((preprocess.piece_steps(grey, part, start, stop, inverted), False))
+            elif self._line_graph is not None:
+                slots.append(self._read_line(preprocess.line_from_ink(part)))
             else:
-                pieces.append((preprocess.piece_steps(grey, part, start, stop, inverted), False))
-        pieces = [(steps, cut) for steps, cut in pieces if not steps.blank]
-        cut = [flag for _, flag in pieces]
-        checks = [bool(c) for c in shape_checks_apply(SHAPE_CHECKS_IN_NUMBERS, cut)]
-        return NumberReading(self._from_steps([steps for steps, _ in pieces], checks), cut)
+                slots += [(steps, True) for steps in self._cut_apart(grey, part, inverted, line_height)]
+        slots = [slot for slot in slots if isinstance(slot, list) or not slot[0].blank]
+        for_model = [slot for slot in slots if isinstance(slot, tuple)]
+        checks = [bool(c) for c in shape_checks_apply(SHAPE_CHECKS_IN_NUMBERS, [cut for _, cut in for_model])]
+        read_by_model = iter(self._from_steps([steps for steps, _ in for_model], checks))
+        digits: list[Prediction] = []
+        cut: list[bool] = []
+        by_reader: list[bool] = []
+        for slot in slots:
+            if isinstance(slot, list):
+                digits += slot
+                cut += [True] * len(slot)
+                by_reader += [True] * len(slot)
+            else:
+                digits.append(next(read_by_model))
+                cut.append(slot[1])
+                by_reader.append(False)
+        return NumberReading(digits, cut, by_reader)
+
+    def _read_line(self, line: np.ndarray) -> list[Prediction]:
+        """The digits of a line (`preprocess.line_from_ink`) as the number reader reads them; a
+        digit it is less than `NUMBER_READER_UNSURE_BELOW` sure of is flagged "?"."""
+        assert self._line_graph is not None
+        if not line.any():
+            return []
+        predictions = []
+        for read in number_reader.decode(self._line_graph(line[np.newaxis, ..., np.newaxis]).numpy())[0]:
+            sure = read.confidence >= NUMBER_READER_UNSURE_BELOW
+            reasons = [] if sure else [f"the number reader is less than {NUMBER_READER_UNSURE_BELOW:.0%} sure of it"]
+            window = number_reader.frame_window(line, read.frame)
+            status = "ok" if sure else "uncertain"
+            predictions.append(Prediction(read.digit, read.confidence, read.probabilities, window, status, reasons))
+        return predictions
 
     def _cut_apart(
         self, grey: np.ndarray, part: np.ndarray, inverted: bool, line_height: int

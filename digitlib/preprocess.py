@@ -9,10 +9,11 @@ centre by centre of mass.
 
 `to_mnist(image)` gives the 28x28 float32 array; `preprocess_steps(image)` also the
 intermediate images and measurements; `number_parts(image)` finds the parts of a multi-digit
-picture, and `cut_columns` and `piece_steps` serve to cut touching digits apart (the predictor's
-`read_number` chooses the cuts). At the edges of that path: `read_image` decodes any supported
-input, `encode_image` is its inverse (a picture as an image file's bytes), and `strokes_to_image`
-turns pen strokes on the drawing canvas into a picture.
+picture; `line_from_ink` brings a part of touching digits to the number reader's input (and
+`to_line` a whole picture), while `cut_columns` and `piece_steps` serve to cut such a part apart
+when there is no reader (the predictor's `read_number` chooses the cuts). At the edges of that
+path: `read_image` decodes any supported input, `encode_image` is its inverse (a picture as an
+image file's bytes), and `strokes_to_image` turns pen strokes on the drawing canvas into a picture.
 """
 
 from __future__ import annotations
@@ -291,26 +292,31 @@ def _stroke_width(mask: np.ndarray) -> float:
     return float(2 * area / max(edge.sum(), 1))
 
 
+def _thickened(cropped: np.ndarray, scale: float) -> np.ndarray:
+    """Cropped ink whose strokes would be thinner than `TARGET_STROKE` once resized by `scale`,
+    thickened (and cropped again); other ink as it is."""
+    width_after = _stroke_width(cropped > INK_THRESHOLD) * scale
+    if width_after >= TARGET_STROKE:
+        return cropped
+    grow = int(round((TARGET_STROKE - width_after) / scale))
+    if grow < 1:
+        return cropped
+    size = 2 * (grow // 2) + 1 if grow > 1 else 3
+    padded = np.pad(cropped, size)
+    thick = np.asarray(Image.fromarray(padded, mode="F").filter(ImageFilter.MaxFilter(size)), dtype=np.float32)
+    keep = thick > INK_THRESHOLD
+    r, c = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
+    return thick[r[0] : r[-1] + 1, c[0] : c[-1] + 1]
+
+
 def fit_and_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Crop to the ink, thicken thin strokes, fit in 20x20 keeping the aspect ratio, centre by centre of
     mass in 28x28. Returns (cropped, boxed, result)."""
     mask = ink > INK_THRESHOLD
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    cropped = _thickened(cropped, BOX / max(cropped.shape))
     scale = BOX / max(cropped.shape)
-    width_after = _stroke_width(cropped > INK_THRESHOLD) * scale
-    if width_after < TARGET_STROKE:
-        grow = int(round((TARGET_STROKE - width_after) / scale))
-        if grow >= 1:
-            size = 2 * (grow // 2) + 1 if grow > 1 else 3
-            padded = np.pad(cropped, size)
-            cropped = np.asarray(
-                Image.fromarray(padded, mode="F").filter(ImageFilter.MaxFilter(size)), dtype=np.float32
-            )
-            keep = cropped > INK_THRESHOLD
-            r, c = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
-            cropped = cropped[r[0] : r[-1] + 1, c[0] : c[-1] + 1]
-            scale = BOX / max(cropped.shape)
     height, width = cropped.shape
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     boxed = np.clip(_resize(cropped, new_size), 0, 1)
@@ -423,3 +429,40 @@ def piece_steps(grey: np.ndarray, part: np.ndarray, start: int, stop: int, inver
     piece = np.zeros_like(part)
     piece[:, start:stop] = part[:, start:stop]
     return _steps_from_ink(grey, piece, inverted)
+
+
+# --------------------------------------------------------------------------- a line read whole
+
+LINE_WIDTH = 160  # the number reader's input: the line's ink FIELD pixels high, this many wide
+LINE_GAP = 0.3  # blank runs of columns longer than this share of the line's height are shortened to it
+LINE_MARGIN = 4  # blank columns before the line's first ink
+
+
+def line_from_ink(ink: np.ndarray) -> np.ndarray:
+    """The number reader's (FIELD, LINE_WIDTH) input from white-on-black ink: cropped to the ink,
+    long blank runs between digits shortened (so the spacing a writer chose does not matter),
+    strokes thickened as for one digit, scaled so the line is BOX pixels high (or narrower if
+    it would not fit the width), from the left margin and centred vertically. All zeros when
+    there is no ink."""
+    line = np.zeros((FIELD, LINE_WIDTH), np.float32)
+    mask = ink > INK_THRESHOLD
+    if mask.sum() < MIN_INK_PIXELS:
+        return line
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    inked = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].any(axis=0)
+    columns = np.arange(cropped.shape[1])
+    blank_run = columns - np.maximum.accumulate(np.where(inked, columns, 0))  # blank columns so far in a row
+    cropped = cropped[:, blank_run <= max(1, round(LINE_GAP * cropped.shape[0]))]
+    cropped = _thickened(cropped, BOX / cropped.shape[0])
+    scale = min(BOX / cropped.shape[0], (LINE_WIDTH - 2 * LINE_MARGIN) / cropped.shape[1])
+    size = (max(1, round(cropped.shape[1] * scale)), max(1, round(cropped.shape[0] * scale)))
+    boxed = np.clip(_resize(cropped, size), 0, 1)
+    top = (FIELD - boxed.shape[0]) // 2
+    line[top : top + boxed.shape[0], LINE_MARGIN : LINE_MARGIN + boxed.shape[1]] = boxed
+    return line
+
+
+def to_line(image) -> np.ndarray:
+    """The number reader's input for a picture of a number (any input `read_image` takes)."""
+    return line_from_ink(ink_image(_working_grey(image))[0])

@@ -97,6 +97,7 @@ def _sweep_rows() -> list[tuple[str, str, str]]:
     full = sweep.summarize(sweep.read_table(config.REPORTS_DIR / "sweeps" / "ablation-full.csv")).loc["default"]
     budget = pd.read_csv(config.REPORTS_DIR / "06_budget.csv", index_col="variant")
     speed = pd.read_csv(config.REPORTS_DIR / "06_speed.csv", index_col="variant")
+    tuning = pd.read_csv(config.REPORTS_DIR / "06_quick_tuning.csv", index_col="variant")
     ablation = pd.read_csv(config.REPORTS_DIR / "06_ablation.csv", index_col="variant")
     variants = ablation.drop(index="default")
     beyond = variants[variants["within_noise"] == False]  # noqa: E712 (a column of True, False and NaN)
@@ -127,6 +128,12 @@ def _sweep_rows() -> list[tuple[str, str, str]]:
             f"{int(speed.loc['quick-batch-512', 'seeds'])} seeds, paired",
             _paired("", speed.loc["quick-batch-512"]),
             "`reports/06_speed.csv` (notebook 06)",
+        ),
+        (
+            "the quick preset with dropout 0.1 against 0.3 on validation, "
+            f"{int(tuning.loc['dropout-0.1', 'seeds'])} seeds, paired",
+            _paired("", tuning.loc["dropout-0.1"]),
+            "`reports/06_quick_tuning.csv` (notebook 06)",
         ),
         (
             f"the ablation: {len(variants)} one-at-a-time changes, {seeds} each, paired",
@@ -185,6 +192,20 @@ def _number_checks_row(interface: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def _number_reader_row(reader: dict[str, Any]) -> tuple[str, str, str]:
+    def by_gap(rows: list[dict[str, Any]]) -> str:
+        return ", ".join(_percent(row["read_exactly"], 0) for row in rows)
+
+    gaps = ", ".join(_gap_name(row["gap"]) for row in reader["with_the_reader"])
+    return (
+        f"numbers of 2-5 held-out validation digits read exactly ({reader['validation_numbers_per_gap']} per gap: "
+        f"{gaps}), touching digits read by the number reader (notebook 03b)",
+        f'{by_gap(reader["with_the_reader"])} with its "?" below {reader["chosen_unsure_below"]:.2f}; '
+        f"cutting them apart instead: {by_gap(reader['cut_apart'])}",
+        "`reports/03b_number_reader.json` (notebook 03b)",
+    )
+
+
 def rows() -> list[tuple[str, str, str]]:
     """(what, the figure, the file it comes from) for each line of the README's results table."""
     metrics = _read("metrics.json")
@@ -234,6 +255,7 @@ def rows() -> list[tuple[str, str, str]]:
             f"{_percent(chosen['non_digits_flagged'], 0)} of validation non-digits (generated, photo crops)",
             "`reports/05_interface.json` (notebook 05)",
         ),
+        _number_reader_row(_read("03b_number_reader.json")),
         _number_checks_row(interface),
         *_sweep_rows(),
     ]

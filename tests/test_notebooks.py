@@ -50,6 +50,10 @@ def test_smoke_run_executes_every_notebook_and_writes_sane_results(smoke_run):
     assert abs(record["saved_model_metrics"]["accuracy"] - metrics["accuracy"]) < 0.1
     assert record["training_images"] == 4000 and record["kept_epochs"] == {"cnn": 1}  # the default path: no hold-out
     assert (out_dir / "models" / "cnn.keras").exists()
+    reader = json.loads((out_dir / "reports" / "03b_number_reader.json").read_text())  # 03b: the number reader
+    assert (out_dir / "models" / "number_reader.keras").exists() and reader["reader"]["training_numbers"] == 1000
+    assert reader["chosen_unsure_below"] in predict.READER_THRESHOLD_GRID
+    assert [row["numbers"] for row in reader["with_the_reader"]] == [SMOKE["VALIDATION_NUMBERS_PER_GAP"]] * 6
     figures = {path.name for path in (out_dir / "reports" / "figures").glob("*.png")}
     assert {
         "01_samples.png",

@@ -1,0 +1,172 @@
+"""The number reader: its input, its training numbers, its loss and decoding, a tiny model trained
+for real, the shipped reader on composed test numbers, and the "?" threshold chosen on validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from digitlib import config, evaluation, number_reader, predict, preprocess, runtime, synthetic
+from digitlib.parameters import ParameterError
+
+SHIPPED_READER = config.MODELS_DIR / number_reader.FILE_NAME
+SHIPPED_MODEL = config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras"
+
+
+def _digits(mnist, labels: str) -> list[np.ndarray]:
+    (_, _), (x_test, y_test) = mnist
+    return [x_test[np.flatnonzero(y_test == int(d))[k]] for k, d in enumerate(labels)]
+
+
+def _ink_columns(line: np.ndarray) -> int:
+    inked = np.flatnonzero((line > preprocess.INK_THRESHOLD).any(axis=0))
+    return int(inked[-1] - inked[0] + 1)
+
+
+def test_a_line_is_20_pixels_high_and_long_gaps_are_shortened(mnist):
+    digits = _digits(mnist, "4096")
+    close, far = (preprocess.to_line(synthetic.compose_number(digits, gap)) for gap in (3, 40))
+    assert close.shape == far.shape == (preprocess.FIELD, preprocess.LINE_WIDTH)
+    rows = np.flatnonzero((close > preprocess.INK_THRESHOLD).any(axis=1))
+    assert 18 <= rows[-1] - rows[0] + 1 <= 20
+    assert np.flatnonzero((close > preprocess.INK_THRESHOLD).any(axis=0))[0] == preprocess.LINE_MARGIN
+    # 40 pixels between digits read as 6 (0.3 of a 20-pixel line): the writer's spacing does not matter
+    assert abs(_ink_columns(far) - _ink_columns(close)) <= 3 * 4
+    assert not preprocess.to_line(np.zeros((40, 120), np.uint8)).any()  # a blank picture: all zeros
+
+
+def test_a_number_too_long_for_the_line_is_scaled_down_to_fit(mnist):
+    line = preprocess.to_line(synthetic.compose_number(_digits(mnist, "1234567890"), 8))
+    assert _ink_columns(line) <= preprocess.LINE_WIDTH - 2 * preprocess.LINE_MARGIN
+    assert (line[:, -preprocess.LINE_MARGIN :] == 0).all()
+
+
+def test_training_numbers_are_labelled_lines_and_repeat_with_the_seed(mnist):
+    (x_train, y_train), _ = mnist
+    lines, targets = number_reader.compose_numbers(x_train[:2000], y_train[:2000], 40, seed=3, workers=1)
+    again, same_targets = number_reader.compose_numbers(x_train[:2000], y_train[:2000], 40, seed=3, workers=2)
+    assert lines.shape == (40, preprocess.FIELD, preprocess.LINE_WIDTH) and lines.dtype == np.uint8
+    assert np.array_equal(lines, again) and np.array_equal(targets, same_targets)  # whatever the workers
+    with pytest.raises(ValueError, match="every digit"):
+        number_reader.compose_numbers(x_train[:50], np.zeros(50, np.uint8), 4)
+    counts = (targets >= 0).sum(axis=1)
+    assert set(counts) <= set(number_reader.DIGIT_COUNTS) and len(set(counts)) >= 4
+    assert all((row[:n] >= 0).all() and (row[n:] == -1).all() for row, n in zip(targets, counts))
+    assert (lines.reshape(40, -1).max(axis=1) > 200).all()  # every line has ink
+
+
+def _logits(frames: list[int], sure: float = 6.0) -> np.ndarray:
+    logits = np.zeros((1, len(frames), config.NUM_CLASSES + 1), np.float32)
+    logits[0, np.arange(len(frames)), frames] = sure
+    return logits
+
+
+def test_greedy_decoding_merges_repeats_drops_blanks_and_keeps_the_peak():
+    blank = number_reader.BLANK
+    logits = _logits([blank, 3, 3, blank, 3, 7, 7, blank])
+    logits[0, 1, 3] = 3.0  # the first 3 is surer at its second frame (probability 0.67, then 0.88) ...
+    logits[0, 2, 3], logits[0, 2, 8] = 9.0, 7.0  # ... where an 8 is its runner-up
+    read = number_reader.decode(logits)[0]
+    assert [d.digit for d in read] == [3, 3, 7]  # a blank between two 3s keeps both
+    assert [d.frame for d in read] == [2, 4, 5]
+    assert all(abs(d.probabilities.sum() - 1) < 1e-6 for d in read)
+    assert read[0].probabilities[8] > 0.1 and read[0].confidence == pytest.approx(read[0].probabilities[3])
+    assert number_reader.decode(_logits([blank] * 5)) == [[]]
+
+
+def test_a_frame_window_is_the_28_columns_around_the_frame_clamped_to_the_line():
+    line = np.tile(np.arange(preprocess.LINE_WIDTH, dtype=np.float32), (preprocess.FIELD, 1))
+    frames = preprocess.LINE_WIDTH // 4
+    assert number_reader.frame_window(line, 0)[0, 0] == 0  # clamped at the left
+    assert number_reader.frame_window(line, frames - 1)[0, -1] == preprocess.LINE_WIDTH - 1  # and the right
+    middle = number_reader.frame_window(line, 10)  # frame 10 covers columns 40-43: centred on 42
+    assert middle.shape == (28, 28) and middle[0, 0] == 42 - 14
+
+
+def test_the_ctc_loss_is_low_for_the_right_digits_and_high_for_wrong_ones():
+    ops = runtime.keras().ops
+    blank = number_reader.BLANK
+    logits = _logits([blank, 4, blank, 2, blank, blank], sure=8.0)
+    right = float(ops.convert_to_numpy(number_reader.ctc_loss(np.array([[4, 2, -1]]), logits))[0])
+    wrong = float(ops.convert_to_numpy(number_reader.ctc_loss(np.array([[4, 7, -1]]), logits))[0])
+    assert right < 0.1 < 5 < wrong
+
+
+def test_reader_parameters_are_checked_by_their_notebook_names():
+    assert number_reader.ReaderConfig.from_params({"READER_EPOCHS": 2, "SEED": 1}).epochs == 2
+    with pytest.raises(ParameterError, match="READER_EPOCHS"):
+        number_reader.ReaderConfig(epochs=0)
+    with pytest.raises(ParameterError, match="READER_WIDHT"):
+        number_reader.ReaderConfig.from_params({"READER_WIDHT": 8})
+
+
+@pytest.mark.slow
+def test_a_tiny_reader_trains_saves_and_reads_through_the_predictor(tmp_path, mnist):
+    paths = config.run_paths(tmp_path)
+    reader = number_reader.ReaderConfig(numbers=512, epochs=2, width=4, validation_size=0, seed=0)
+    record = number_reader.train_reader(reader, paths)
+    saved = paths.models / number_reader.FILE_NAME
+    assert saved.exists() and record["training_numbers"] == 512 and record["loss"][1] < record["loss"][0]
+    assert json.loads((paths.models / "number_reader.json").read_text())["config"]["width"] == 4
+    predictor = predict.Predictor(SHIPPED_MODEL, number_reader_path=saved)
+    reading = predictor.read_number(synthetic.compose_number(_digits(mnist, "507"), [12, -3]))
+    assert reading.by_reader[0] is False and reading.digits[0].digit == 5  # standing apart: the digit model's
+    assert reading.by_reader[1:] == reading.cut[1:] == [True] * (len(reading.digits) - 1)  # the touching 07
+    assert all(p.model_input.shape == (28, 28) and p.status in ("ok", "uncertain") for p in reading.digits)
+    assert all(abs(float(p.probabilities.sum()) - 1) < 1e-5 for p in reading.digits)
+    assert predictor.read_number(np.zeros((40, 120), np.uint8)).digits == []
+    with pytest.raises(FileNotFoundError, match="No number reader"):
+        predict.Predictor(SHIPPED_MODEL, number_reader_path=tmp_path / "missing.keras")
+
+
+def test_the_shipped_reader_reads_touching_and_apart_test_numbers(mnist):
+    (_, _), (x_test, y_test) = mnist
+    predictor = predict.Predictor(SHIPPED_MODEL)
+    assert predictor.number_reader_path == SHIPPED_READER  # found beside the digit model
+    outcomes = evaluation.number_reading(predictor, x_test, y_test, numbers=30, gaps=(-2, 8), seed=5)
+    assert (outcomes["read_exactly"] >= 0.8).all(), outcomes
+    # a digit apart is the digit model's; touching ones are the reader's, in their places
+    reading = predictor.read_number(synthetic.compose_number(_digits(mnist, "5073"), [12, -3, 10]))
+    assert reading.text == "5073" and reading.by_reader == [False, True, True, False]
+    assert [p.model_input.shape for p in reading.digits] == [(28, 28)] * 4
+    cutting = predict.Predictor(SHIPPED_MODEL, number_reader_path=False)
+    cut = cutting.read_number(synthetic.compose_number(_digits(mnist, "5073"), [12, -3, 10]))
+    assert cut.cut == [False, True, True, False] and cut.by_reader == [False] * 4
+
+
+def test_the_reader_threshold_is_the_highest_that_spares_right_digits():
+    # "12" read whole by the reader, right (confidences 0.99, 0.85); "34" read "35" (0.99, 0.6);
+    # "78" by the digit model, right but flagged by its own rule, which the reader's threshold leaves alone
+    pieces = pd.DataFrame(
+        {
+            "gap": 0,
+            "number": [0, 0, 1, 1, 2, 2],
+            "truth": ["12", "12", "34", "34", "78", "78"],
+            "digits": 2,
+            "pieces": 2,
+            "position": [0, 1, 0, 1, 0, 1],
+            "cut": [True, True, True, True, False, False],
+            "by_reader": [True, True, True, True, False, False],
+            "flagged": [False, False, False, False, True, False],
+            "label": [1, 2, 3, 4, 7, 8],
+            "digit": [1, 2, 3, 5, 7, 8],
+            "confidence": [0.99, 0.85, 0.99, 0.6, 0.5, 0.99],
+        }
+    )
+    assert predict.reader_flags(pieces, 0.7).tolist() == [False, False, False, True, True, False]
+    chosen, trade = predict.choose_reader_threshold(pieces, grid=(0.5, 0.7, 0.9), max_correct_flagged=0.0)
+    assert chosen == 0.7  # 0.9 would flag the right 2
+    assert (
+        trade.loc[0.9, "right_digits_flagged"] == pytest.approx(1 / 3) and trade.loc[0.7, "wrong_digits_flagged"] == 1
+    )
+    assert trade.loc[0.5, "read_wrong_without_a_question_mark"] == pytest.approx(1 / 3)  # "35", silently
+    assert trade.loc[0.7, "read_exactly"] == pytest.approx(1 / 3)  # "12"; "78" has the model's "?"
+    assert predict.choose_reader_threshold(pieces, grid=(0.9, 0.95), max_correct_flagged=0.0)[0] == 0.9  # none: lowest
+
+
+def test_the_predictor_uses_the_reader_threshold_chosen_on_validation_numbers():
+    report = json.loads((config.REPORTS_DIR / "03b_number_reader.json").read_text())
+    assert report["chosen_unsure_below"] == predict.NUMBER_READER_UNSURE_BELOW and report["predict_uses_the_choice"]
