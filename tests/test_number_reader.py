@@ -126,8 +126,10 @@ def test_the_shipped_reader_reads_touching_and_apart_test_numbers(mnist):
     (_, _), (x_test, y_test) = mnist
     predictor = predict.Predictor(SHIPPED_MODEL)
     assert predictor.number_reader_path == SHIPPED_READER  # found beside the digit model
-    outcomes = evaluation.number_reading(predictor, x_test, y_test, numbers=30, gaps=(-2, 8), seed=5)
-    assert (outcomes["read_exactly"] >= 0.8).all(), outcomes
+    # 60 numbers at 4 pixels of overlap and 8 apart: 68 % and 93 % exact when written (cutting: 30 % and 93 %)
+    outcomes = evaluation.number_reading(predictor, x_test, y_test, numbers=60, gaps=(-4, 8), seed=5)
+    overlapping, apart = outcomes["read_exactly"]
+    assert overlapping >= 0.55 and apart >= 0.85 and outcomes["right_count"].iloc[1] == 1, outcomes
     # a digit apart is the digit model's; touching ones are the reader's, in their places
     reading = predictor.read_number(synthetic.compose_number(_digits(mnist, "5073"), [12, -3, 10]))
     assert reading.text == "5073" and reading.by_reader == [False, True, True, False]
