@@ -34,7 +34,7 @@ run: data ## The full pipeline, rendered in notebooks/ and reports/; make run PA
 	  $(PY) -m digitlib run && $(PY) -m digitlib results; \
 	fi
 
-smoke: data ## The pipeline on the smoke parameters (about 2 min), into runs/smoke/
+smoke: data ## The pipeline on the smoke parameters (a few minutes), into runs/smoke/
 	$(PY) -m digitlib run --params params/smoke.yaml --out runs/smoke
 
 test: data ## Set up, then the full test suite (unit tests, training tests and notebook runs checked by nbval)

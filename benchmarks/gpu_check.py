@@ -18,7 +18,7 @@ categorical cross-entropy on one-hot labels, Adam with Keras's defaults, batch 1
 The default recipe is `TrainConfig()`'s, built from digitlib's pieces (`models.build_model`,
 `training.make_optimizer` with its cosine schedule and adapted weight averaging,
 `training.compile_model`, `training.recalibrate_batch_norm`) on all 60,000 images, its epochs
-(20 when reports/gpu_check.json was measured; 18 since) and batch 256. What differs from
+(18) and batch 256. What differs from
 `training.train`, which needs TensorFlow:
 - augmentation: `random_affine`, the transform of `augment.make_augmentation` (one random
   rotation, zoom and shift per image, ROTATION, SHIFT and ZOOM of `TrainConfig()`, one bilinear

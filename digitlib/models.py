@@ -179,10 +179,12 @@ def average_models(member_files: list[Path], name: str = "ensemble"):
 READER_POOLS = ((2, 2), (2, 2), None, (config.IMAGE_SIZE // 4, 1))  # after each of the reader's conv layers
 
 
-def number_reader(width: int = 16, dropout: float = 0.2):
+def number_reader(width: int = 16, recurrent_units: int = 0, dropout: float = 0.2):
     """The number reader (`number_reader` module): four 3x3 conv layers with batch norm over the
     line (28 x `preprocess.LINE_WIDTH`), pooled to one row of frames a fourth of the width; a
-    1-D convolution across neighbouring frames; 11 logits per frame (ten digits and CTC's blank)."""
+    1-D convolution across neighbouring frames; with `recurrent_units`, a bidirectional GRU over
+    all the frames (so each frame sees the whole line, not only its neighbours); 11 logits per
+    frame (ten digits and CTC's blank)."""
     keras = runtime.keras()
     layers = keras.layers
     inputs = keras.Input((config.IMAGE_SIZE, preprocess.LINE_WIDTH, 1))
@@ -197,6 +199,9 @@ def number_reader(width: int = 16, dropout: float = 0.2):
     features = layers.Dropout(dropout)(features)
     features = layers.Conv1D(8 * width, 3, padding="same", activation="relu")(features)
     features = layers.Dropout(dropout)(features)
+    if recurrent_units:
+        features = layers.Bidirectional(layers.GRU(recurrent_units, return_sequences=True))(features)
+        features = layers.Dropout(dropout)(features)
     return keras.Model(inputs, layers.Dense(config.NUM_CLASSES + 1)(features), name="number_reader")
 
 

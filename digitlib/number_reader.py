@@ -44,10 +44,11 @@ class ReaderConfig:
 
     seed: int = config.SEED
     numbers: int = 60000  # training numbers composed (once) per run
-    epochs: int = 6
+    epochs: int = 18  # chosen on validation numbers (notebook 03b, reports/reader_variants.json)
     batch_size: int = 128
     learning_rate: float = 0.002  # the peak of the warm-up then cosine schedule
     width: int = 16  # filters in the first block, doubled in the next ones
+    recurrent_units: int = 0  # a bidirectional GRU of this many units over the frames (0: none)
     # MNIST training images held out (stratified, seeded, as the digit recipe holds them out): the
     # "?" threshold is chosen on numbers composed of them, and the reader keeps to the other 55,000
     validation_size: int = 5000
@@ -68,6 +69,7 @@ class ReaderConfig:
         for name in ("numbers", "epochs", "batch_size", "width"):
             check_parameter(f"READER_{name.upper()}", getattr(self, name), positive=True)
         check_parameter("READER_LEARNING_RATE", self.learning_rate, positive=True)
+        check_parameter("READER_RECURRENT_UNITS", self.recurrent_units, at_least=0)
         check_parameter("READER_VALIDATION_SIZE", self.validation_size, at_least=0, at_most=30000)
 
 
@@ -166,22 +168,25 @@ def frame_window(line: np.ndarray, frame: int) -> np.ndarray:
     return line[:, start : start + preprocess.FIELD]
 
 
-def train_reader(reader: ReaderConfig = ReaderConfig(), paths: config.RunPaths | None = None) -> dict[str, Any]:
+def train_reader(
+    reader: ReaderConfig = ReaderConfig(), paths: config.RunPaths | None = None, mnist: data.Arrays | None = None
+) -> dict[str, Any]:
     """Compose the training numbers, train the reader (Adam, warm-up then cosine decay), and save
     it without optimizer state (`models.inference_copy`) as `FILE_NAME` beside the digit model,
-    with a run record (`number_reader.json`). Returns the record."""
+    with a run record (`number_reader.json`). Returns the record. `mnist`: MNIST as
+    `data.load_mnist` gives it (default: loaded from dataset/)."""
     from digitlib import training  # the digit recipe's optimizer and epoch log; heavy, so imported here
 
     paths = paths or config.run_paths()
     paths.make()
     runtime.set_seeds(reader.seed)
-    (x_all, y_all), _ = data.load_mnist()
+    (x_all, y_all), _ = mnist or data.load_mnist()
     (x_train, y_train), _ = data.train_val_split(x_all, y_all, reader.validation_size, seed=reader.seed)
     started = time.perf_counter()
     lines, targets = compose_numbers(x_train, y_train, reader.numbers, reader.seed)
     composed = time.perf_counter() - started
     print(f"composed {len(lines)} training numbers in {composed:.0f} s", flush=True)
-    model = models.number_reader(reader.width)
+    model = models.number_reader(reader.width, reader.recurrent_units)
     steps = reader.epochs * training.steps_per_epoch(len(lines), reader.batch_size)
     model.compile(optimizer=training.make_optimizer("adam", reader.learning_rate, "cosine", steps), loss=ctc_loss)
     started = time.perf_counter()

@@ -90,7 +90,7 @@ SHAPE_PARTS = ("ink_share", "holes", "parts")  # the parts of the rule that read
 # the reader's training held out (notebook 03b): `choose_reader_threshold` takes the highest
 # threshold of READER_THRESHOLD_GRID that flags at most MAX_CORRECT_FLAGGED of the digits the
 # reader reads right, as the rule for one picture does.
-NUMBER_READER_UNSURE_BELOW = 0.7
+NUMBER_READER_UNSURE_BELOW = 0.8
 READER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 

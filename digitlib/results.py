@@ -206,6 +206,18 @@ def _number_reader_row(reader: dict[str, Any]) -> tuple[str, str, str]:
     )
 
 
+def _reader_variants_row(measured: dict[str, Any]) -> tuple[str, str, str]:
+    touching = "; ".join(
+        f"{row['variant']}: {_percent(row['touching_read_exactly'], 0)}" for row in measured["variants"]
+    )
+    return (
+        "number reader variants, numbers of 2-5 held-out validation digits touching or overlapping "
+        "(gaps -4, -2, 0 px) read exactly by the reader alone (one seed each, on a borrowed GPU)",
+        touching,
+        "`reports/reader_variants.json` (`benchmarks/reader_variants.py`, notebook 03b)",
+    )
+
+
 def rows() -> list[tuple[str, str, str]]:
     """(what, the figure, the file it comes from) for each line of the README's results table."""
     metrics = _read("metrics.json")
@@ -256,6 +268,7 @@ def rows() -> list[tuple[str, str, str]]:
             "`reports/05_interface.json` (notebook 05)",
         ),
         _number_reader_row(_read("03b_number_reader.json")),
+        _reader_variants_row(_read("reader_variants.json")),
         _number_checks_row(interface),
         *_sweep_rows(),
     ]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digitlib import config, evaluation, number_reader, predict, preprocess, runtime, synthetic
+from digitlib import config, evaluation, models, number_reader, predict, preprocess, runtime, synthetic
 from digitlib.parameters import ParameterError
 
 SHIPPED_READER = config.MODELS_DIR / number_reader.FILE_NAME
@@ -101,6 +101,20 @@ def test_reader_parameters_are_checked_by_their_notebook_names():
         number_reader.ReaderConfig(epochs=0)
     with pytest.raises(ParameterError, match="READER_WIDHT"):
         number_reader.ReaderConfig.from_params({"READER_WIDHT": 8})
+    with pytest.raises(ParameterError, match="READER_RECURRENT_UNITS"):
+        number_reader.ReaderConfig(recurrent_units=-1)
+
+
+def test_a_recurrent_layer_keeps_one_row_of_logits_per_frame_and_sees_the_whole_line():
+    plain, recurrent = models.number_reader(4), models.number_reader(4, recurrent_units=3)
+    line = np.zeros((1, 28, preprocess.LINE_WIDTH, 1), np.float32)
+    assert recurrent(line).shape == plain(line).shape == (1, models.number_reader_frames(), 11)
+    assert recurrent.count_params() > plain.count_params()
+    # ink at the right end of the line changes the first frame's logits only through the GRU
+    inked = line.copy()
+    inked[0, 10:18, -12:, 0] = 1.0
+    first = [np.asarray(m(batch, training=False))[0, 0] for m in (plain, recurrent) for batch in (line, inked)]
+    assert np.array_equal(first[0], first[1]) and not np.array_equal(first[2], first[3])
 
 
 @pytest.mark.slow

@@ -1,0 +1,136 @@
+"""Number reader variants on a borrowed GPU: which of width, a recurrent layer over the frames,
+longer training and more training numbers would read touching digits better, measured on
+validation numbers (composed of the 5,000 training digits the reader holds out), never on test.
+
+Each variant is `number_reader.train_reader` with a changed `ReaderConfig`, so it is the recipe
+notebook 03b runs; only the device differs (Keras on JAX, since TensorFlow cannot travel there).
+The reader alone reads every validation line whole (no digit model, no "?"): the share read
+exactly and the share with the right count of digits, per gap between digits. Results are
+written after each variant, so a run stopped early keeps what it measured.
+
+    python benchmarks/gpu_check.py --pack                     # here, once: MNIST into .gpu/
+    KERAS_BACKEND=jax python3 benchmarks/reader_variants.py   # there, on the GPU
+    python benchmarks/reader_variants.py --smoke              # anywhere: 2 tiny variants, CPU allowed
+
+Writes $OUT/reader_variants.json when OUT is set (else reports/reader_variants.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digitlib import config, data, evaluation, number_reader, preprocess, runtime, synthetic  # noqa: E402
+
+GPU_DIR = ROOT / ".gpu"
+VALIDATION_NUMBERS = 500  # per gap, the same numbers at every gap
+VARIANTS = {  # name: changes to ReaderConfig(), every one spelled out
+    "width 16, 6 epochs (the reader before 18 epochs were chosen)": {"epochs": 6},
+    "GRU 64": {"recurrent_units": 64, "epochs": 6},
+    "18 epochs": {"epochs": 18},
+    "width 32": {"width": 32, "epochs": 6},
+    "GRU 64, 18 epochs": {"recurrent_units": 64, "epochs": 18},
+    "GRU 64, width 32, 18 epochs, 120,000 numbers": {
+        "recurrent_units": 64,
+        "width": 32,
+        "epochs": 18,
+        "numbers": 120000,
+    },
+}
+SMOKE_VARIANTS = {
+    "tiny": {"numbers": 256, "epochs": 1},
+    "tiny GRU": {"numbers": 256, "epochs": 1, "recurrent_units": 8},
+}
+
+
+def validation_lines(images: np.ndarray, labels: np.ndarray, numbers: int, seed: int):
+    """Numbers of 2 to 5 digits drawn as `evaluation.number_pieces` draws them, composed at each of
+    `evaluation.NUMBER_GAPS` and brought to the reader's input; with their texts."""
+    rng = np.random.default_rng(seed)
+    by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
+    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
+    chosen = [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+    texts = ["".join(str(d) for d in number) for number in drawn]
+    lines = {
+        gap: np.stack([preprocess.to_line(synthetic.compose_number(digits, gap)) for digits in chosen]).astype(
+            np.float32
+        )
+        for gap in evaluation.NUMBER_GAPS
+    }
+    return lines, texts
+
+
+def read_lines(model, lines: np.ndarray) -> list[str]:
+    logits = np.asarray(model.predict(lines[..., np.newaxis], batch_size=512, verbose=0))
+    return ["".join(str(d.digit) for d in reading) for reading in number_reader.decode(logits)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="two tiny variants on 50 numbers a gap; CPU allowed")
+    args = parser.parse_args()
+    keras = runtime.keras()
+    device = "cpu"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = f"{jax.devices()[0].device_kind} ({jax.default_backend()})"
+    print(f"device: {device}; keras {keras.__version__} on {keras.backend.backend()}", flush=True)
+    mnist = data.load_local(GPU_DIR) if GPU_DIR.exists() else data.load_mnist()
+    if mnist is None:
+        print(f"no MNIST in {GPU_DIR}: run `python benchmarks/gpu_check.py --pack` first")
+        return 1
+    base = number_reader.ReaderConfig()
+    (x_all, y_all), _ = mnist
+    _, (x_val, y_val) = data.train_val_split(x_all, y_all, base.validation_size, seed=base.seed)
+    lines, texts = validation_lines(x_val, y_val, 50 if args.smoke else VALIDATION_NUMBERS, base.seed)
+    out = Path(os.environ["OUT"]) if os.environ.get("OUT") else config.REPORTS_DIR
+    result: dict = {"device": device, "backend": keras.backend.backend(), "smoke": args.smoke, "variants": []}
+    for name, changes in (SMOKE_VARIANTS if args.smoke else VARIANTS).items():
+        reader = dataclasses.replace(base, **changes)
+        print(f"\n{name}: {reader}", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            record = number_reader.train_reader(reader, config.run_paths(folder), mnist)
+            model = keras.models.load_model(Path(folder) / "models" / number_reader.FILE_NAME, compile=False)
+            started = time.perf_counter()
+            by_gap = {}
+            for gap, gap_lines in lines.items():
+                read = read_lines(model, gap_lines)
+                by_gap[gap] = {
+                    "read_exactly": float(np.mean([r == t for r, t in zip(read, texts)])),
+                    "right_count": float(np.mean([len(r) == len(t) for r, t in zip(read, texts)])),
+                }
+        row = {
+            "variant": name,
+            "config": dataclasses.asdict(reader),
+            "parameters": int(model.count_params()),
+            "train_seconds": record["train_seconds"],
+            "compose_seconds": record["compose_seconds"],
+            "final_loss": record["loss"][-1],
+            "read_seconds": round(time.perf_counter() - started, 1),
+            "by_gap": by_gap,
+            "touching_read_exactly": float(np.mean([by_gap[g]["read_exactly"] for g in by_gap if g <= 0])),
+        }
+        result["variants"].append(row)
+        print(
+            f"{name}: {row['parameters']:,} parameters, {row['train_seconds']:.0f} s, loss {row['final_loss']:.3f}; "
+            + ", ".join(f"gap {g}: {100 * v['read_exactly']:.1f} %" for g, v in by_gap.items()),
+            flush=True,
+        )
+        (out / "reader_variants.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
