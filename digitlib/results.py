@@ -207,13 +207,17 @@ def _number_reader_row(reader: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _reader_variants_row(measured: dict[str, Any]) -> tuple[str, str, str]:
-    touching = "; ".join(
+    if measured.get("smoke"):
+        raise ValueError("reports/reader_variants.json holds a smoke run: rerun benchmarks/reader_variants.py in full")
+    touching = ", ".join(gap for gap in measured["variants"][0]["by_gap"] if int(gap) <= 0)
+    figures = "; ".join(
         f"{row['variant']}: {_percent(row['touching_read_exactly'], 0)}" for row in measured["variants"]
     )
     return (
-        "number reader variants, numbers of 2-5 held-out validation digits touching or overlapping "
-        "(gaps -4, -2, 0 px) read exactly by the reader alone (one seed each, on a borrowed GPU)",
-        touching,
+        f"number reader variants: numbers of 2-5 held-out validation digits with gaps of {touching} px "
+        f"({measured['validation_numbers_per_gap']} per gap) read exactly by the reader alone, one seed each "
+        f"(on {measured['device']})",
+        figures,
         "`reports/reader_variants.json` (`benchmarks/reader_variants.py`, notebook 03b)",
     )
 
