@@ -7,6 +7,10 @@ once), and the ratio default / Keras; writes $OUT/gpu_check.json when OUT is set
     KERAS_BACKEND=jax python3 benchmarks/gpu_check.py            # there, on the GPU (well under a minute)
     KERAS_BACKEND=jax python benchmarks/gpu_check.py --smoke     # anywhere with JAX: 2,000 images, 2 epochs
 
+The device has JAX but no Keras: `pip download` the wheels of keras, namex and optree (the versions
+of requirements.lock, for its Python) into .whl/ here, carry .whl and .gpu, and there install them
+with `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and PYTHONPATH=/tmp/site:$PWD.
+
 The data is read from .gpu/ by `data.load_local`, which checks each file's SHA-256 as it does for
 dataset/ (the IDX files gzipped are a format it reads; its .npz must be Keras's own file, byte for
 byte, so a packed .npz would not pass).

@@ -12,6 +12,10 @@ written after each variant, so a run stopped early keeps what it measured.
     KERAS_BACKEND=jax python3 benchmarks/reader_variants.py   # there, on the GPU
     python benchmarks/reader_variants.py --smoke              # anywhere: 2 tiny variants, CPU allowed
 
+The device has JAX but no Keras: `pip download` the wheels of keras, namex and optree (the versions
+of requirements.lock, for its Python) into .whl/ here, carry .whl and .gpu, and there install them
+with `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and PYTHONPATH=/tmp/site:$PWD.
+
 Writes $OUT/reader_variants.json when OUT is set, else reports/reader_variants.json (a smoke run:
 runs/reader_variants-smoke.json, so it never replaces the measured file).
 """
