@@ -74,10 +74,7 @@ SMOKE_VARIANTS = {
 def validation_lines(images: np.ndarray, labels: np.ndarray, numbers: int, seed: int):
     """Numbers of 2 to 5 digits drawn as `evaluation.number_pieces` draws them, composed at each of
     `evaluation.NUMBER_GAPS` and brought to the reader's input; with their texts."""
-    rng = np.random.default_rng(seed)
-    by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
-    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
-    chosen = [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+    drawn, chosen = evaluation.draw_numbers(images, labels, numbers, seed)
     texts = ["".join(str(d) for d in number) for number in drawn]
     lines = {
         gap: np.stack([preprocess.to_line(synthetic.compose_number(digits, gap)) for digits in chosen]).astype(

@@ -158,6 +158,17 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overlapping, touching, apart
 
 
+def draw_numbers(
+    images: np.ndarray, labels: np.ndarray, numbers: int, seed: int = 0
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """`numbers` numbers of 2 to 5 random digits, each with one of `images` (with their `labels`)
+    drawn for each of its digits: the digits and the pictures, the same for a seed."""
+    rng = np.random.default_rng(seed)
+    by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
+    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
+    return drawn, [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+
+
 def number_pieces(
     predictor: Any,
     images: np.ndarray,
@@ -182,10 +193,7 @@ def number_pieces(
 
     if numbers < 1:
         raise ValueError(f"numbers must be at least 1, got {numbers}")
-    rng = np.random.default_rng(seed)
-    by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
-    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
-    chosen = [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+    drawn, chosen = draw_numbers(images, labels, numbers, seed)
     tables, probabilities = [], []
     for gap in gaps:
         for k, (number, digits) in enumerate(zip(drawn, chosen)):

@@ -278,8 +278,7 @@ def number_flags(
     applies = shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool))
     flags = _flagged(pieces, rule, applies)
     if "by_reader" in pieces:
-        by_reader = pieces["by_reader"].to_numpy(bool)
-        flags = np.where(by_reader, pieces["confidence"].to_numpy() < NUMBER_READER_UNSURE_BELOW, flags)
+        flags = reader_flags(pieces, model_flags=flags)
     return flags & (pieces["position"] >= 0).to_numpy()
 
 
@@ -306,12 +305,13 @@ def choose_number_checks(
     return str(allowed["read_exactly"].idxmax()), tried
 
 
-def reader_flags(pieces: Any, unsure_below: float = NUMBER_READER_UNSURE_BELOW) -> np.ndarray:
+def reader_flags(pieces: Any, unsure_below: float = NUMBER_READER_UNSURE_BELOW, model_flags: Any = None) -> np.ndarray:
     """The "?" on every digit of an `evaluation.number_pieces` table read with a number reader:
     on the reader's digits (`by_reader`) where its confidence is below `unsure_below`; on the
-    digit model's, as the predictor flagged them."""
+    digit model's, `model_flags` (default: as the predictor flagged them)."""
     from_reader = pieces["by_reader"].to_numpy(bool) & (pieces["position"].to_numpy() >= 0)
-    return np.where(from_reader, pieces["confidence"].to_numpy() < unsure_below, pieces["flagged"].to_numpy(bool))
+    model_flags = pieces["flagged"].to_numpy(bool) if model_flags is None else np.asarray(model_flags, bool)
+    return np.where(from_reader, pieces["confidence"].to_numpy() < unsure_below, model_flags)
 
 
 def choose_reader_threshold(
