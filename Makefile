@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint format data run smoke sweep test test-fast test-browser bench lab app clean
+.PHONY: help install lock lint format data run reader smoke sweep test test-fast test-browser bench lab app clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ run: data ## The full pipeline, rendered in notebooks/ and reports/; make run PA
 	else \
 	  $(PY) -m digitlib run && $(PY) -m digitlib results; \
 	fi
+
+reader: data ## Train the number reader again (about 20 min), then render the notebooks that read numbers (03b, 04, 05)
+	$(PY) -m digitlib reader
+	$(PY) -m digitlib run --only 03b 04 05 && $(PY) -m digitlib results
 
 smoke: data ## The pipeline on the smoke parameters (a few minutes), into runs/smoke/
 	$(PY) -m digitlib run --params params/smoke.yaml --out runs/smoke

@@ -2,7 +2,7 @@
 longer training and more training numbers would read touching digits better, measured on
 validation numbers (composed of the 5,000 training digits the reader holds out), never on test.
 
-Each variant is `number_reader.train_reader` with a changed `ReaderConfig`, so it is the recipe
+Each variant is `reader.train_reader` with a changed `ReaderConfig`, so it is the recipe
 notebook 03b runs; only the device differs (Keras on JAX, since TensorFlow cannot travel there).
 The reader alone reads every validation line whole (no digit model, no "?"): the share read
 exactly and the share with the right count of digits, per gap between digits. Results are
@@ -36,13 +36,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlib import config, data, evaluation, number_reader, preprocess, runtime, synthetic  # noqa: E402
+from digitlib import config, data, runtime  # noqa: E402
+from digitlib.pictures import number_tables, reader, segment, synthetic  # noqa: E402
 
 GPU_DIR = ROOT / ".gpu"
 VALIDATION_NUMBERS = 500  # per gap, the same numbers at every gap
 # the reader as notebook 03b trained it when these were measured, every setting spelled out, so a
 # rerun measures the same variants whatever ReaderConfig's defaults are now
-BASE = number_reader.ReaderConfig(
+BASE = reader.ReaderConfig(
     seed=42,
     numbers=60000,
     epochs=6,
@@ -72,22 +73,20 @@ SMOKE_VARIANTS = {
 
 
 def validation_lines(images: np.ndarray, labels: np.ndarray, numbers: int, seed: int):
-    """Numbers of 2 to 5 digits drawn as `evaluation.number_pieces` draws them, composed at each of
-    `evaluation.NUMBER_GAPS` and brought to the reader's input; with their texts."""
-    drawn, chosen = evaluation.draw_numbers(images, labels, numbers, seed)
+    """Numbers of 2 to 5 digits drawn as `number_tables.number_pieces` draws them, composed at each of
+    `number_tables.NUMBER_GAPS` and brought to the reader's input; with their texts."""
+    drawn, chosen = number_tables.draw_numbers(images, labels, numbers, seed)
     texts = ["".join(str(d) for d in number) for number in drawn]
     lines = {
-        gap: np.stack([preprocess.to_line(synthetic.compose_number(digits, gap)) for digits in chosen]).astype(
-            np.float32
-        )
-        for gap in evaluation.NUMBER_GAPS
+        gap: np.stack([segment.to_line(synthetic.compose_number(digits, gap)) for digits in chosen]).astype(np.float32)
+        for gap in number_tables.NUMBER_GAPS
     }
     return lines, texts
 
 
 def read_lines(model, lines: np.ndarray) -> list[str]:
     logits = np.asarray(model.predict(lines[..., np.newaxis], batch_size=512, verbose=0))
-    return ["".join(str(d.digit) for d in reading) for reading in number_reader.decode(logits)]
+    return ["".join(str(d.digit) for d in reading) for reading in reader.decode(logits)]
 
 
 def main() -> int:
@@ -127,8 +126,8 @@ def main() -> int:
         reader = dataclasses.replace(base, **changes)
         print(f"\n{name}: {reader}", flush=True)
         with tempfile.TemporaryDirectory() as folder:
-            record = number_reader.train_reader(reader, config.run_paths(folder), mnist)
-            model = keras.models.load_model(Path(folder) / "models" / number_reader.FILE_NAME, compile=False)
+            record = reader.train_reader(reader, config.run_paths(folder), mnist)
+            model = keras.models.load_model(Path(folder) / "models" / reader.FILE_NAME, compile=False)
             started = time.perf_counter()
             by_gap = {}
             for gap, gap_lines in lines.items():

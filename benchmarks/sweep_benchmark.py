@@ -3,7 +3,7 @@ core side by side. Times the same small grid both ways and writes reports/sweep_
 
     python benchmarks/sweep_benchmark.py            # 4 runs, each way (a few minutes on 2 cores)
 
-The faster layout is `digitlib.sweep.DEFAULT_WORKERS`.
+The faster layout is `digitlib.research.sweep.DEFAULT_WORKERS`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def main() -> int:
             f"| {workers} run(s) at a time, {threads} thread(s) each | {shown} | {sum(seconds) / len(seconds):.0f} |"
         )
     faster = min(times, key=lambda w: sum(times[w]))
-    lines += ["", f"Faster: {faster} run(s) at a time (`digitlib.sweep.DEFAULT_WORKERS`)."]
+    lines += ["", f"Faster: {faster} run(s) at a time (`digitlib.research.sweep.DEFAULT_WORKERS`)."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from digitlib import config, data, runtime, training  # noqa: E402
+from digitlib.pictures import predict, preprocess  # noqa: E402
 
 PRESETS = ("baseline", "quick", "default")
 PROBABILITIES_DIR = config.RUNS_DIR / "bench"  # each run's test-set probabilities, for the ensemble row
@@ -124,8 +125,8 @@ def train_once(preset: str, seed: int) -> dict:
 
 def inference_figures(model_path: Path) -> dict:
     """Dataset load time; one picture (PNG bytes) through preprocess + predict; batch throughput."""
-    from digitlib import evaluation, preprocess
-    from digitlib.predict import Predictor
+    from digitlib import evaluation
+    from digitlib.pictures.predict import Predictor
 
     loads = []
     for _ in range(5):
@@ -134,7 +135,7 @@ def inference_figures(model_path: Path) -> dict:
         loads.append(time.perf_counter() - started)
     _, (x_test, _) = data.load_mnist(fetch=False)
     predictor = Predictor(model_path)
-    latency = evaluation.picture_latency(predictor, [preprocess.encode_image(x_test[i]) for i in range(300)])
+    latency = predict.picture_latency(predictor, [preprocess.encode_image(x_test[i]) for i in range(300)])
     speed = evaluation.throughput(predictor.model, x_test, batch_size=1000)
     return {
         "load_seconds_median": float(np.median(loads)),

@@ -1,4 +1,4 @@
-"""Command line: `python -m digitlib data | run | sweep | predict | results`."""
+"""Command line: `python -m digitlib data | run | sweep | predict | reader | results`."""
 
 from __future__ import annotations
 
@@ -41,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     data_cmd.set_defaults(handler=_data)
     # Imported here, not guarded: a subcommand whose module is broken fails with its import error
     # instead of silently disappearing from the list.
-    from digitlib import pipeline, predict, results, sweep
+    from digitlib.pictures import predict, reader
+    from digitlib.research import pipeline, results, sweep
 
     pipeline.add_command(commands)
     sweep.add_command(commands)
     predict.add_command(commands)
+    reader.add_command(commands)
     results.add_command(commands)
     args = parser.parse_args(argv)
     try:
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # one clear line instead of a traceback for expected failures
         from digitlib.data import DatasetError
-        from digitlib.pipeline import NotebookFailed
+        from digitlib.research.pipeline import NotebookFailed
 
         if isinstance(error, (DatasetError, NotebookFailed, ValueError, FileNotFoundError)):
             print(f"error: {error}", file=sys.stderr)

@@ -155,135 +155,6 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(found.x))
 
 
-NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overlapping, touching, apart
-
-
-def draw_numbers(
-    images: np.ndarray, labels: np.ndarray, numbers: int, seed: int = 0
-) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-    """`numbers` numbers of 2 to 5 random digits, each with one of `images` (with their `labels`)
-    drawn for each of its digits: the digits and the pictures, the same for a seed."""
-    rng = np.random.default_rng(seed)
-    by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
-    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
-    return drawn, [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
-
-
-def number_pieces(
-    predictor: Any,
-    images: np.ndarray,
-    labels: np.ndarray,
-    numbers: int = 200,
-    gaps: Sequence[int] = NUMBER_GAPS,
-    seed: int = 0,
-) -> tuple[Any, np.ndarray]:
-    """Every digit a `predict.Predictor` reads in numbers of 2 to 5 digits composed from `images`
-    (MNIST-like, with their `labels`): the same `numbers` numbers, from the same images, composed
-    at each gap of `gaps`. One row per digit read (`predict.rule_table`'s columns, `label` the true
-    digit at its place when the count of digits is right, else -1), with the gap, the number, its
-    true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
-    the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
-    the number reader read it (`by_reader`) and whether the predictor flagged it "?" (at its
-    temperature, under the rule of the time); a number read as nothing has one row at place -1.
-    And each row's probabilities (zeros at place -1), so a table can be read again at another
-    temperature: its confidences, not its cuts, which the predictor chose at its own temperature."""
-    import pandas as pd
-
-    from digitlib import predict, synthetic
-
-    if numbers < 1:
-        raise ValueError(f"numbers must be at least 1, got {numbers}")
-    drawn, chosen = draw_numbers(images, labels, numbers, seed)
-    tables, probabilities = [], []
-    for gap in gaps:
-        for k, (number, digits) in enumerate(zip(drawn, chosen)):
-            reading = predictor.read_number(synthetic.compose_number(digits, gap))
-            truth = "".join(str(d) for d in number)
-            read = len(reading.digits)
-            if read:
-                places = [int(d) for d in number] if read == len(number) else [-1] * read
-                table = predict.rule_table(reading.digits, np.array(places))
-                flagged = [p.status != "ok" for p in reading.digits]  # as the interface flags them
-                table = table.assign(
-                    position=range(read), cut=reading.cut, by_reader=reading.by_reader, flagged=flagged
-                )
-                probabilities += [p.probabilities for p in reading.digits]
-            else:
-                table = pd.DataFrame(
-                    [
-                        {
-                            "label": -1,
-                            "digit": -1,
-                            "confidence": 0.0,
-                            "position": -1,
-                            "cut": False,
-                            "by_reader": False,
-                            "flagged": False,
-                        }
-                    ]
-                )
-                probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
-            tables.append(table.assign(gap=gap, number=k, truth=truth, digits=len(truth), pieces=read))
-    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "by_reader", "flagged"]
-    pieces = pd.concat(tables, ignore_index=True)
-    return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
-
-
-def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool = True) -> Any:
-    """Per gap of a `number_pieces` table (or over all gaps), the share of numbers read exactly
-    (every digit right and none flagged "?"), with the right count of digits, and read wrong
-    without any "?" (a number read as nothing counts there). `flags` marks the digits flagged
-    "?" (default: `predict.number_flags`, the interface's rule). Tables of several runs, pooled,
-    tell their numbers apart by a `run` column."""
-    from digitlib import predict
-
-    flags = predict.number_flags(pieces) if flags is None else np.asarray(flags, bool)
-    if "run" not in pieces and pieces.duplicated(["gap", "number", "position"]).any():
-        raise ValueError("the table repeats numbers: tables of several runs need a `run` column")
-    per_digit = pieces.assign(flagged=flags, right=(pieces["digit"] == pieces["label"]) & (pieces["position"] >= 0))
-    keys = ["run", "gap", "number"] if "run" in pieces else ["gap", "number"]  # tables of several runs
-    per_number = per_digit.groupby(keys).agg(
-        digits=("digits", "first"), read=("pieces", "first"), all_right=("right", "all"), any_flag=("flagged", "any")
-    )
-    right_count = per_number["read"] == per_number["digits"]
-    exact = right_count & per_number["all_right"] & ~per_number["any_flag"]
-    frame = per_number.assign(
-        read_exactly=exact, right_count=right_count, read_wrong_without_a_question_mark=~exact & ~per_number["any_flag"]
-    )
-    columns = ["read_exactly", "right_count", "read_wrong_without_a_question_mark"]
-    if not by_gap:
-        return frame[columns].mean().to_frame().T.assign(numbers=len(frame))[["numbers", *columns]]
-    grouped = frame.groupby(level="gap")
-    return grouped[columns].mean().assign(numbers=grouped.size()).reset_index()[["gap", "numbers", *columns]]
-
-
-def number_reading(
-    predictor: Any,
-    images: np.ndarray,
-    labels: np.ndarray,
-    numbers: int = 200,
-    gaps: Sequence[int] = NUMBER_GAPS,
-    seed: int = 0,
-) -> Any:
-    """How a `predict.Predictor` reads numbers of 2 to 5 digits composed from `images`: per gap,
-    `number_outcomes` of its `number_pieces`, with the "?" the predictor showed."""
-    pieces, _ = number_pieces(predictor, images, labels, numbers, gaps, seed)
-    return number_outcomes(pieces, pieces["flagged"].to_numpy(bool))
-
-
-def picture_latency(predictor, pictures: list, warm_up: int = 20) -> dict[str, float]:
-    """Milliseconds for one picture (an image file's bytes, say) through the interface's whole path,
-    preprocessing and prediction (`predictor` is a `predict.Predictor`): median and 99th
-    percentile over `pictures`, the first `warm_up` left out."""
-    latencies = []
-    for picture in pictures:
-        started = time.perf_counter()
-        predictor.predict(picture)
-        latencies.append(1000 * (time.perf_counter() - started))
-    kept = latencies[warm_up:] if len(latencies) > warm_up else latencies
-    return {"picture_p50_ms": float(np.percentile(kept, 50)), "picture_p99_ms": float(np.percentile(kept, 99))}
-
-
 def throughput(model, images: np.ndarray, batch_size: int = 1000, repeats: int = 3) -> dict[str, float]:
     """Inference speed on this machine: images per second in batches (best of `repeats`), and the
     median and 99th-percentile latency of one image through the traced model."""
@@ -308,3 +179,16 @@ def throughput(model, images: np.ndarray, batch_size: int = 1000, repeats: int =
         "latency_p50_ms": 1000 * float(np.percentile(single[10:], 50)),
         "latency_p99_ms": 1000 * float(np.percentile(single[10:], 99)),
     }
+
+
+def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
+    """The mean of `values` and the two ends of its `level` confidence interval (Student's t);
+    NaN ends for fewer than two values."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean()) if len(values) else float("nan")
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half

@@ -6,12 +6,12 @@ giving ten softmax probabilities. `build_model(name)` picks one by name; `ARCHIT
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitlib import config, preprocess, runtime
+from digitlib import config, runtime
 
 INPUT_SHAPE = (config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
 # Batch norm's running statistics follow the last ~10 batches instead of Keras's ~100, so that
@@ -176,43 +176,14 @@ def average_models(member_files: list[Path], name: str = "ensemble"):
     return keras.Model(inputs, outputs, name=name)  # uncompiled: it is never trained as a whole
 
 
-READER_POOLS = ((2, 2), (2, 2), None, (config.IMAGE_SIZE // 4, 1))  # after each of the reader's conv layers
-
-
-def number_reader(width: int = 16, recurrent_units: int = 0, dropout: float = 0.2):
-    """The number reader (`number_reader` module): four 3x3 conv layers with batch norm over the
-    line (28 x `preprocess.LINE_WIDTH`), pooled to one row of frames a fourth of the width; a
-    1-D convolution across neighbouring frames; with `recurrent_units`, a bidirectional GRU over
-    all the frames (so each frame sees the whole line, not only its neighbours); 11 logits per
-    frame (ten digits and CTC's blank)."""
-    keras = runtime.keras()
-    layers = keras.layers
-    inputs = keras.Input((config.IMAGE_SIZE, preprocess.LINE_WIDTH, 1))
-    features = inputs
-    for filters, pool in zip((width, 2 * width, 4 * width, 4 * width), READER_POOLS):
-        features = layers.Conv2D(filters, 3, padding="same", use_bias=False)(features)
-        features = layers.BatchNormalization(momentum=BN_MOMENTUM)(features)
-        features = layers.Activation("relu")(features)
-        if pool:
-            features = layers.MaxPooling2D(pool)(features)
-    features = layers.Reshape((number_reader_frames(), 4 * width))(features)
-    features = layers.Dropout(dropout)(features)
-    features = layers.Conv1D(8 * width, 3, padding="same", activation="relu")(features)
-    features = layers.Dropout(dropout)(features)
-    if recurrent_units:
-        features = layers.Bidirectional(layers.GRU(recurrent_units, return_sequences=True))(features)
-        features = layers.Dropout(dropout)(features)
-    return keras.Model(inputs, layers.Dense(config.NUM_CLASSES + 1)(features), name="number_reader")
-
-
-def number_reader_stride() -> int:
-    """Columns of the line per frame of the number reader: what its pooling leaves of the width."""
-    return math.prod(pool[1] for pool in READER_POOLS if pool)
-
-
-def number_reader_frames() -> int:
-    """The number reader's frames per line."""
-    return preprocess.LINE_WIDTH // number_reader_stride()
+def save_model(model, path: str | os.PathLike) -> Path:
+    """Save `model` as the .keras file `path`, whole or not at all: written beside it under a
+    temporary name, then renamed into place, so an interrupted save leaves the old file as it was."""
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+    return path
 
 
 def inference_copy(model):

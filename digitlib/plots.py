@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker
@@ -13,9 +13,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from digitlib import config
-
-if TYPE_CHECKING:  # only for the annotation: plots draws what preprocess computed
-    from digitlib.preprocess import Steps
 
 
 def save_fig(fig, name: str, folder: Path = config.FIGURES_DIR) -> Path:
@@ -188,26 +185,6 @@ def confused_pairs_grid(
         for ax, index in zip(axes[row], chosen, strict=False):  # a pair may have fewer images
             ax.imshow(images[index], cmap="gray")
         axes[row, 0].set_title(f"{true} read as {predicted}", fontsize=9, loc="left")
-    fig.tight_layout()
-    return fig
-
-
-def preprocessing_stages(pictures: Mapping[str, Steps]) -> Figure:
-    """One row per named picture: its preprocessing stages from the picture as given to the
-    28x28 input the model sees (see `preprocess.Steps`)."""
-    fig, axes = plt.subplots(len(pictures), 5, figsize=(12, 2.6 * len(pictures)), squeeze=False)
-    for row, (name, steps) in zip(axes, pictures.items(), strict=True):
-        stages = [
-            (steps.grey, f"{name}: as given"),
-            (steps.ink, "ink, white on black" + (" (inverted)" if steps.inverted else "")),
-            (steps.cropped, "cropped to the ink"),
-            (steps.boxed, "fitted in 20x20"),
-            (steps.result, "centred in 28x28"),
-        ]
-        for ax, (image, title) in zip(row, stages, strict=True):
-            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
-            ax.set_title(title, fontsize=9)
-            ax.axis("off")
     fig.tight_layout()
     return fig
 

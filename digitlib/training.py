@@ -35,9 +35,9 @@ AVERAGED_FRACTION = 0.1  # the weight average reaches back over at most this sha
 class TrainConfig:
     """Every parameter of the training recipe, with the defaults of the full run.
 
-    Notebook 03's `parameters` cell carries the same names in UPPER_CASE (papermill's interface);
-    a test checks that its defaults are these. Values are checked when the object is made, with
-    a `ParameterError` that names the parameter as the notebooks spell it."""
+    Notebook 03's `parameters` cell carries the same names in UPPER_CASE (papermill's interface),
+    each None there: the defaults live here alone. Values are checked when the object is made,
+    with a `ParameterError` that names the parameter as the notebooks spell it."""
 
     seed: int = config.SEED
     model_name: str = config.DEFAULT_MODEL_NAME
@@ -96,11 +96,12 @@ class TrainConfig:
     def from_params(
         cls, params: Mapping[str, Any], *, base: TrainConfig | None = None, ignore_unknown: bool = False
     ) -> TrainConfig:
-        """A configuration from NAME: value pairs (UPPER_CASE or lower_case), over `base` or the defaults.
+        """A configuration from NAME: value pairs (UPPER_CASE or lower_case), over `base` or the
+        defaults; a None value keeps the default (a notebook's parameters cell says None for those).
 
         Unknown names are refused, naming them, unless `ignore_unknown` (a notebook's namespace)."""
         known = {f.name for f in dataclasses.fields(cls)}
-        changes = {name.lower(): value for name, value in params.items() if name.lower() in known}
+        changes = {name.lower(): value for name, value in params.items() if name.lower() in known and value is not None}
         unknown = sorted(name for name in params if name.lower() not in known)
         if unknown and not ignore_unknown:
             raise ParameterError(
@@ -490,11 +491,13 @@ def train(
         # else the weights at the end of the schedule (averaged, with ema_momentum)
         if recipe.bn_recalibration:
             recalibrate_batch_norm(model, split.reference[0])
-        models.inference_copy(model).save(paths.model_file(name))
+        models.save_model(models.inference_copy(model), paths.model_file(name))
     seconds = time.perf_counter() - started
     model_path = paths.model_file(recipe.model_name)
     if recipe.ensemble > 1:
-        models.average_models([paths.model_file(name) for name in names], recipe.model_name).save(model_path)
+        models.save_model(
+            models.average_models([paths.model_file(name) for name in names], recipe.model_name), model_path
+        )
     histories = {name: read_history(paths, name) for name in names}
     record = _run_record(recipe, split, histories, seconds, model_path)
     record_path = records.write_json(paths.models / f"{recipe.model_name}-run.json", record)

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import config, evaluation, interface, plots, predict, preprocess, synthetic
+from digitlib import config
+from digitlib.pictures import interface, number_tables, predict, preprocess, segment, synthetic
 
 # Measured with this fixture's model (tests/conftest.py), 150 test digits per variation; the
 # asserted floors leave a margin for run-to-run variation of the small model.
@@ -99,14 +100,21 @@ def test_strokes_are_rasterized_with_a_round_pen():
     line = preprocess.strokes_to_image([[(20, 50), (80, 50)]], size=100, pen=10)
     assert line[50, 20:81].min() == 255 and line[50, 16] == 255  # the round cap reaches past the end point
     assert line[40, 50] == 0 and line[60, 50] == 0  # a line, not a blob
-    np.testing.assert_array_equal(synthetic.drawn_digit(synthetic.SEVEN), preprocess.strokes_to_image(synthetic.SEVEN))
+    np.testing.assert_array_equal(
+        preprocess.strokes_to_image(synthetic.SEVEN), preprocess.strokes_to_image(synthetic.SEVEN)
+    )
 
 
 def test_preprocessing_stages_figure_has_one_row_per_picture():
     import matplotlib.pyplot as plt
 
-    pictures = {"drawn 4": synthetic.drawn_digit(synthetic.FOUR), "drawn 7": synthetic.drawn_digit(synthetic.SEVEN)}
-    fig = plots.preprocessing_stages({name: preprocess.preprocess_steps(picture) for name, picture in pictures.items()})
+    pictures = {
+        "drawn 4": preprocess.strokes_to_image(synthetic.FOUR),
+        "drawn 7": preprocess.strokes_to_image(synthetic.SEVEN),
+    }
+    fig = interface.preprocessing_figure(
+        {name: preprocess.preprocess_stages(picture) for name, picture in pictures.items()}
+    )
     titles = [ax.get_title() for ax in fig.axes]
     plt.close(fig)
     assert len(titles) == 10 and titles[0] == "drawn 4: as given" and titles[5] == "drawn 7: as given"
@@ -152,13 +160,13 @@ def test_preprocessing_keeps_an_mnist_digit_an_mnist_digit(test_digits):
     assert abs(centre[0] - 13.5) <= 1 and abs(centre[1] - 13.5) <= 1
     rows, cols = np.flatnonzero(result.max(1) > 0.1), np.flatnonzero(result.max(0) > 0.1)
     assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 21  # fits the 20x20 box
-    steps = preprocess.preprocess_steps(Image.fromarray(255 - x_test[0]))
+    steps = preprocess.preprocess_stages(Image.fromarray(255 - x_test[0]))
     assert steps.inverted and not steps.blank
     assert max(steps.boxed.shape) == 20  # the long side fills the 20x20 box
 
 
 def test_thin_strokes_survive_downscaling():
-    thin = synthetic.drawn_digit(synthetic.SEVEN, pen=3)
+    thin = preprocess.strokes_to_image(synthetic.SEVEN, pen=3)
     result = preprocess.to_mnist(thin)
     assert (result > 0.5).sum() >= 25  # a 3 px pen at 280 px would be a 0.3 px line at 28 px without thickening
 
@@ -184,8 +192,7 @@ def test_things_that_are_not_digits_are_mostly_flagged(predictor, test_digits):
     passed = np.mean([p.status == "ok" for p in digits])
     print(f"non-digits flagged: {100 * flagged:.1f} %, digits passed: {100 * passed:.1f} %")
     # this small model (3 epochs on 20,000 images) has less evidence for digits than the rendered
-    # one, so the energy part of the rule flags more of them: 89 % flagged and 90 % passed when
-    # this was written (the rendered model: notebook 04)
+    # one, so the energy part of the rule flags more of them (the rendered model: notebook 04)
     assert flagged >= 0.75 and passed >= 0.85
 
 
@@ -222,7 +229,7 @@ def _bomb_png() -> bytes:
 )
 def test_bad_input_gets_one_clear_error(bad, message):
     with pytest.raises(preprocess.InvalidImageError, match=message) as caught:
-        preprocess.preprocess_steps(bad)  # the path every prediction takes before the model
+        preprocess.preprocess_stages(bad)  # the path every prediction takes before the model
     assert isinstance(caught.value, ValueError)
 
 
@@ -256,10 +263,9 @@ def test_16_bit_cmyk_and_animated_gif_are_read(predictor, test_digits):
 @pytest.mark.slow
 def test_multi_digit_numbers_are_read_apart_and_touching(predictor, test_digits):
     x_test, y_test = test_digits
-    rates = evaluation.number_reading(predictor, x_test, y_test, numbers=40, gaps=(8, 0), seed=5).set_index("gap")
+    rates = number_tables.number_reading(predictor, x_test, y_test, numbers=40, gaps=(8, 0), seed=5).set_index("gap")
     print(rates)
-    # the small test model flags more digits "?" than the real one; before touching digits were
-    # cut apart, the rendered model read 16 % of side-by-side numbers with the right count of digits
+    # the small test model flags more digits "?" than the rendered one: the floors are its own
     assert rates.loc[8, "read_exactly"] >= 0.6 and rates.loc[8, "right_count"] >= 0.95
     assert rates.loc[0, "right_count"] >= 0.6 and rates.loc[0, "read_exactly"] >= 0.4
 
@@ -268,10 +274,10 @@ def test_touching_digits_get_a_cut_where_they_meet(test_digits):
     x_test, y_test = test_digits
     one, zero = (x_test[np.flatnonzero(y_test == d)[0]] for d in (1, 0))
     gap = -2  # each digit's columns overlap its neighbour's by two pixels
-    _, _, parts = preprocess.number_parts(synthetic.compose_number([zero, one, zero], gap=gap))
+    _, _, parts = segment.number_parts(synthetic.compose_number([zero, one, zero], gap=gap))
     assert len(parts) == 1  # one part: the three digits touch
-    start, _, height = preprocess.ink_extent(parts[0])
-    cuts = preprocess.cut_columns(parts[0], height)
+    start, _, height = segment.ink_extent(parts[0])
+    cuts = segment.cut_columns(parts[0], height)
     zero_width, one_width = (int((digit.max(0) > 30).sum()) for digit in (zero, one))
     seams = [start + zero_width + gap, start + zero_width + gap + one_width + gap]  # where each next digit starts
     assert all(min(abs(cut - seam) for cut in cuts) <= 2 for seam in seams), (cuts, seams)
@@ -369,10 +375,10 @@ def test_undo_removes_exactly_the_last_stroke(predictor):
         strokes = drawn[:kept]
         assert pad.strokes == [[tuple(point) for point in stroke] for stroke in strokes]
         if strokes:  # the answer is the model's reading of what is left
-            expected = predictor.predict(synthetic.drawn_digit(strokes))
+            expected = predictor.predict(preprocess.strokes_to_image(strokes))
             assert pad.last[0].digit == expected.digit and f">{expected.digit}<" in pad.answer.value
             np.testing.assert_allclose(pad.last[0].probabilities, expected.probabilities, atol=1e-6)
-            np.testing.assert_array_equal(pad.drawing(), synthetic.drawn_digit(strokes))
+            np.testing.assert_array_equal(pad.drawing(), preprocess.strokes_to_image(strokes))
     assert pad.strokes == [] and pad.last == [] and interface.BLANK_MESSAGE in pad.answer.value
     assert pad.undo_button.disabled
     pad.undo()  # nothing left to undo: nothing changes
@@ -397,7 +403,7 @@ def test_touches_draw_as_the_mouse_does(predictor):
     assert pad.last == []  # no answer while the finger is down
     _touch(pad, "touch_end")
     assert pad.strokes == [list(stroke)]
-    expected = predictor.predict(synthetic.drawn_digit(synthetic.SEVEN))
+    expected = predictor.predict(preprocess.strokes_to_image(synthetic.SEVEN))
     assert pad.last[0].digit == expected.digit == 7 and ">7<" in pad.answer.value
     np.testing.assert_allclose(pad.last[0].probabilities, expected.probabilities, atol=1e-6)
     _touch(pad, "touch_move", (5, 5))  # moves after the finger lifted draw nothing
@@ -510,13 +516,13 @@ def test_fuzzed_uploads_give_a_clear_error_or_a_28x28_input(test_digits):
     outcomes = {"error": 0, "read": 0}
     for item in _fuzzed_inputs(x_test[0], count=1000):
         try:
-            steps = preprocess.preprocess_steps(item)
-            grey, inverted, parts = preprocess.number_parts(item)  # the path of "several digits"
+            steps = preprocess.preprocess_stages(item)
+            grey, inverted, parts = segment.number_parts(item)  # the path of "several digits"
         except preprocess.InvalidImageError:
             outcomes["error"] += 1
             continue
         outcomes["read"] += 1
-        pieces = [preprocess.piece_steps(grey, part, *preprocess.ink_extent(part)[:2], inverted) for part in parts]
+        pieces = [segment.piece_stages(grey, part, *segment.ink_extent(part)[:2], inverted) for part in parts]
         for result in [steps.result] + [piece.result for piece in pieces]:
             assert result.shape == (28, 28) and result.dtype == np.float32
             assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
@@ -551,13 +557,13 @@ def test_cutting_apart_keeps_the_pieces_the_model_reads_best(test_digits, monkey
     as composed: the pieces it keeps are those, in order, side by side."""
     x_test, y_test = test_digits
     digits = [x_test[np.flatnonzero(y_test == d)[0]] for d in (3, 0, 7)]
-    grey, inverted, parts = preprocess.number_parts(synthetic.compose_number(digits, gap=-2))
+    grey, inverted, parts = segment.number_parts(synthetic.compose_number(digits, gap=-2))
     assert len(parts) == 1
-    start, stop, height = preprocess.ink_extent(parts[0])
+    start, stop, height = segment.ink_extent(parts[0])
     widths = [int((digit.max(0) > 30).sum()) for digit in digits]
     seams = [start + widths[0] - 2, start + widths[0] + widths[1] - 4]
     truth = [(start, seams[0]), (seams[0], seams[1]), (seams[1], stop)]
-    reader = object.__new__(predict.Predictor)  # no model: `_probabilities` is the stand-in below
+    cutter = object.__new__(predict.Predictor)  # no model: `_probabilities` is the stand-in below
     spans = {}
 
     def stand_in(batch):
@@ -568,16 +574,16 @@ def test_cutting_apart_keeps_the_pieces_the_model_reads_best(test_digits, monkey
                 sure[row] = np.eye(10)[0] * 0.99 + 0.001
         return sure
 
-    original = preprocess.piece_steps
+    original = segment.piece_stages
 
     def remembered(grey, part, first, last, inverted):
-        steps = original(grey, part, first, last, inverted)
-        spans[steps.result.tobytes()] = (first, last)
-        return steps
+        stages = original(grey, part, first, last, inverted)
+        spans[stages.result.tobytes()] = (first, last)
+        return stages
 
-    monkeypatch.setattr(reader, "_probabilities", stand_in, raising=False)
-    monkeypatch.setattr(preprocess, "piece_steps", remembered)
-    pieces = reader._cut_apart(grey, parts[0], inverted, height)
+    monkeypatch.setattr(cutter, "_probabilities", stand_in, raising=False)
+    monkeypatch.setattr(segment, "piece_stages", remembered)
+    pieces = cutter._cut_apart(grey, parts[0], inverted, height)
     kept = [spans[piece.result.tobytes()] for piece in pieces]
     assert len(kept) == 3 and kept[0][0] == start and kept[-1][1] == stop
     assert all(left[1] == right[0] for left, right in zip(kept, kept[1:]))  # contiguous, left to right

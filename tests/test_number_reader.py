@@ -3,7 +3,6 @@ for real, the shipped reader on composed test numbers, and the "?" threshold cho
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 
@@ -12,10 +11,11 @@ import pandas as pd
 import papermill
 import pytest
 
-from digitlib import config, evaluation, models, number_reader, predict, preprocess, runtime, synthetic
+from digitlib import config, runtime
 from digitlib.parameters import ParameterError
+from digitlib.pictures import number_tables, predict, preprocess, reader, segment, synthetic
 
-SHIPPED_READER = config.MODELS_DIR / number_reader.FILE_NAME
+SHIPPED_READER = config.MODELS_DIR / reader.FILE_NAME
 SHIPPED_MODEL = config.MODELS_DIR / f"{config.DEFAULT_MODEL_NAME}.keras"
 
 
@@ -31,32 +31,32 @@ def _ink_columns(line: np.ndarray) -> int:
 
 def test_a_line_is_20_pixels_high_and_long_gaps_are_shortened(mnist):
     digits = _digits(mnist, "4096")
-    close, far = (preprocess.to_line(synthetic.compose_number(digits, gap)) for gap in (3, 40))
-    assert close.shape == far.shape == (preprocess.FIELD, preprocess.LINE_WIDTH)
+    close, far = (segment.to_line(synthetic.compose_number(digits, gap)) for gap in (3, 40))
+    assert close.shape == far.shape == (preprocess.FIELD, segment.LINE_WIDTH)
     rows = np.flatnonzero((close > preprocess.INK_THRESHOLD).any(axis=1))
     assert 18 <= rows[-1] - rows[0] + 1 <= 20
-    assert np.flatnonzero((close > preprocess.INK_THRESHOLD).any(axis=0))[0] == preprocess.LINE_MARGIN
+    assert np.flatnonzero((close > preprocess.INK_THRESHOLD).any(axis=0))[0] == segment.LINE_MARGIN
     # 40 pixels between digits read as 6 (0.3 of a 20-pixel line): the writer's spacing does not matter
     assert abs(_ink_columns(far) - _ink_columns(close)) <= 3 * 4
-    assert not preprocess.to_line(np.zeros((40, 120), np.uint8)).any()  # a blank picture: all zeros
+    assert not segment.to_line(np.zeros((40, 120), np.uint8)).any()  # a blank picture: all zeros
 
 
 def test_a_number_too_long_for_the_line_is_scaled_down_to_fit(mnist):
-    line = preprocess.to_line(synthetic.compose_number(_digits(mnist, "1234567890"), 8))
-    assert _ink_columns(line) <= preprocess.LINE_WIDTH - 2 * preprocess.LINE_MARGIN
-    assert (line[:, -preprocess.LINE_MARGIN :] == 0).all()
+    line = segment.to_line(synthetic.compose_number(_digits(mnist, "1234567890"), 8))
+    assert _ink_columns(line) <= segment.LINE_WIDTH - 2 * segment.LINE_MARGIN
+    assert (line[:, -segment.LINE_MARGIN :] == 0).all()
 
 
 def test_training_numbers_are_labelled_lines_and_repeat_with_the_seed(mnist):
     (x_train, y_train), _ = mnist
-    lines, targets = number_reader.compose_numbers(x_train[:2000], y_train[:2000], 40, seed=3, workers=1)
-    again, same_targets = number_reader.compose_numbers(x_train[:2000], y_train[:2000], 40, seed=3, workers=2)
-    assert lines.shape == (40, preprocess.FIELD, preprocess.LINE_WIDTH) and lines.dtype == np.uint8
+    lines, targets = reader.compose_numbers(x_train[:2000], y_train[:2000], 40, seed=3, workers=1)
+    again, same_targets = reader.compose_numbers(x_train[:2000], y_train[:2000], 40, seed=3, workers=2)
+    assert lines.shape == (40, preprocess.FIELD, segment.LINE_WIDTH) and lines.dtype == np.uint8
     assert np.array_equal(lines, again) and np.array_equal(targets, same_targets)  # whatever the workers
     with pytest.raises(ValueError, match="every digit"):
-        number_reader.compose_numbers(x_train[:50], np.zeros(50, np.uint8), 4)
+        reader.compose_numbers(x_train[:50], np.zeros(50, np.uint8), 4)
     counts = (targets >= 0).sum(axis=1)
-    assert set(counts) <= set(number_reader.DIGIT_COUNTS) and len(set(counts)) >= 4
+    assert set(counts) <= set(reader.DIGIT_COUNTS) and len(set(counts)) >= 4
     assert all((row[:n] >= 0).all() and (row[n:] == -1).all() for row, n in zip(targets, counts))
     assert (lines.reshape(40, -1).max(axis=1) > 200).all()  # every line has ink
 
@@ -68,69 +68,67 @@ def _logits(frames: list[int], sure: float = 6.0) -> np.ndarray:
 
 
 def test_greedy_decoding_merges_repeats_drops_blanks_and_keeps_the_peak():
-    blank = number_reader.BLANK
+    blank = reader.BLANK
     logits = _logits([blank, 3, 3, blank, 3, 7, 7, blank])
     logits[0, 1, 3] = 3.0  # the first 3 is surer at its second frame (probability 0.67, then 0.88) ...
     logits[0, 2, 3], logits[0, 2, 8] = 9.0, 7.0  # ... where an 8 is its runner-up
-    read = number_reader.decode(logits)[0]
+    read = reader.decode(logits)[0]
     assert [d.digit for d in read] == [3, 3, 7]  # a blank between two 3s keeps both
     assert [d.frame for d in read] == [2, 4, 5]
     assert all(abs(d.probabilities.sum() - 1) < 1e-6 for d in read)
     assert read[0].probabilities[8] > 0.1 and read[0].confidence == pytest.approx(read[0].probabilities[3])
-    assert number_reader.decode(_logits([blank] * 5)) == [[]]
+    assert reader.decode(_logits([blank] * 5)) == [[]]
 
 
 def test_a_frame_window_is_the_28_columns_around_the_frame_clamped_to_the_line():
-    line = np.tile(np.arange(preprocess.LINE_WIDTH, dtype=np.float32), (preprocess.FIELD, 1))
-    frames = preprocess.LINE_WIDTH // 4
-    assert number_reader.frame_window(line, 0)[0, 0] == 0  # clamped at the left
-    assert number_reader.frame_window(line, frames - 1)[0, -1] == preprocess.LINE_WIDTH - 1  # and the right
-    middle = number_reader.frame_window(line, 10)  # frame 10 covers columns 40-43: centred on 42
+    line = np.tile(np.arange(segment.LINE_WIDTH, dtype=np.float32), (preprocess.FIELD, 1))
+    frames = segment.LINE_WIDTH // 4
+    assert reader.frame_window(line, 0)[0, 0] == 0  # clamped at the left
+    assert reader.frame_window(line, frames - 1)[0, -1] == segment.LINE_WIDTH - 1  # and the right
+    middle = reader.frame_window(line, 10)  # frame 10 covers columns 40-43: centred on 42
     assert middle.shape == (28, 28) and middle[0, 0] == 42 - 14
 
 
 def test_the_ctc_loss_is_low_for_the_right_digits_and_high_for_wrong_ones():
     ops = runtime.keras().ops
-    blank = number_reader.BLANK
+    blank = reader.BLANK
     logits = _logits([blank, 4, blank, 2, blank, blank], sure=8.0)
-    right = float(ops.convert_to_numpy(number_reader.ctc_loss(np.array([[4, 2, -1]]), logits))[0])
-    wrong = float(ops.convert_to_numpy(number_reader.ctc_loss(np.array([[4, 7, -1]]), logits))[0])
+    right = float(ops.convert_to_numpy(reader.ctc_loss(np.array([[4, 2, -1]]), logits))[0])
+    wrong = float(ops.convert_to_numpy(reader.ctc_loss(np.array([[4, 7, -1]]), logits))[0])
     assert right < 0.1 < 5 < wrong
 
 
 def test_reader_parameters_are_checked_by_their_notebook_names():
-    assert number_reader.ReaderConfig.from_params({"READER_EPOCHS": 2, "SEED": 1}).epochs == 2
+    assert reader.ReaderConfig.from_params({"READER_EPOCHS": 2, "SEED": 1}).epochs == 2
     with pytest.raises(ParameterError, match="READER_EPOCHS"):
-        number_reader.ReaderConfig(epochs=0)
+        reader.ReaderConfig(epochs=0)
     with pytest.raises(ParameterError, match="READER_WIDHT"):
-        number_reader.ReaderConfig.from_params({"READER_WIDHT": 8})
+        reader.ReaderConfig.from_params({"READER_WIDHT": 8})
     with pytest.raises(ParameterError, match="READER_RECURRENT_UNITS"):
-        number_reader.ReaderConfig(recurrent_units=-1)
-    assert number_reader.ReaderConfig.from_params({"READER_RECURRENT_UNITS": 8}).recurrent_units == 8
+        reader.ReaderConfig(recurrent_units=-1)
+    assert reader.ReaderConfig.from_params({"READER_RECURRENT_UNITS": 8}).recurrent_units == 8
 
 
-def test_the_reader_defaults_are_notebook_03bs_parameters_and_were_measured():
-    """03b's parameters cell (papermill's interface) mirrors ReaderConfig; the default reader is one of the
-    variants benchmarks/reader_variants.py measured on validation numbers (reports/reader_variants.json)."""
+def test_the_reader_defaults_were_measured_and_03b_takes_them_from_the_config():
+    """03b's parameters cell leaves the reader's settings to ReaderConfig (None); the default reader
+    is one of the variants benchmarks/reader_variants.py measured on validation numbers."""
     declared = papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / "03b_number_reader.ipynb"))
-    defaults = {
-        name[len("READER_") :].lower(): ast.literal_eval(value["default"])
-        for name, value in declared.items()
-        if name.startswith("READER_")
-    }
-    assert defaults == dataclasses.asdict(number_reader.ReaderConfig())
+    settings = {name: value["default"] for name, value in declared.items() if name.startswith("READER_")}
+    assert {f"READER_{name.upper()}" for name in dataclasses.asdict(reader.ReaderConfig())} == set(settings)
+    assert set(settings.values()) == {"None"} and declared["TRAIN_READER"]["default"] == "False"
+    assert reader.ReaderConfig.from_params({name: None for name in settings}) == reader.ReaderConfig()
     measured = json.loads((config.REPORTS_DIR / "reader_variants.json").read_text())
     assert not measured["smoke"] and measured["validation_numbers_per_gap"] >= 300
-    assert dataclasses.asdict(number_reader.ReaderConfig()) in [row["config"] for row in measured["variants"]]
+    assert dataclasses.asdict(reader.ReaderConfig()) in [row["config"] for row in measured["variants"]]
     for row in measured["variants"]:
         touching = [value["read_exactly"] for gap, value in row["by_gap"].items() if int(gap) <= 0]
         assert row["touching_read_exactly"] == pytest.approx(np.mean(touching))
 
 
 def test_a_recurrent_layer_keeps_one_row_of_logits_per_frame_and_sees_the_whole_line():
-    plain, recurrent = models.number_reader(4), models.number_reader(4, recurrent_units=3)
-    line = np.zeros((1, 28, preprocess.LINE_WIDTH, 1), np.float32)
-    assert recurrent(line).shape == plain(line).shape == (1, models.number_reader_frames(), 11)
+    plain, recurrent = reader.build_reader(4), reader.build_reader(4, recurrent_units=3)
+    line = np.zeros((1, 28, segment.LINE_WIDTH, 1), np.float32)
+    assert recurrent(line).shape == plain(line).shape == (1, reader.frames(), 11)
     assert recurrent.count_params() > plain.count_params()
     # ink at the right end of the line changes the first frame's logits only through the GRU
     inked = line.copy()
@@ -142,9 +140,9 @@ def test_a_recurrent_layer_keeps_one_row_of_logits_per_frame_and_sees_the_whole_
 @pytest.mark.slow
 def test_a_tiny_reader_trains_saves_and_reads_through_the_predictor(tmp_path, mnist):
     paths = config.run_paths(tmp_path)
-    reader = number_reader.ReaderConfig(numbers=512, epochs=2, width=4, recurrent_units=2, validation_size=0, seed=0)
-    record = number_reader.train_reader(reader, paths, mnist)
-    saved = paths.models / number_reader.FILE_NAME
+    settings = reader.ReaderConfig(numbers=512, epochs=2, width=4, recurrent_units=2, validation_size=0, seed=0)
+    record = reader.train_reader(settings, paths, mnist)
+    saved = paths.models / reader.FILE_NAME
     assert saved.exists() and record["training_numbers"] == 512 and record["loss"][1] < record["loss"][0]
     assert json.loads((paths.models / "number_reader.json").read_text())["config"]["width"] == 4
     loaded = runtime.keras().models.load_model(saved, compile=False, safe_mode=True)
@@ -164,8 +162,8 @@ def test_the_shipped_reader_reads_touching_and_apart_test_numbers(mnist):
     (_, _), (x_test, y_test) = mnist
     predictor = predict.Predictor(SHIPPED_MODEL)
     assert predictor.number_reader_path == SHIPPED_READER  # found beside the digit model
-    # 60 numbers at 4 pixels of overlap and 8 apart: 70 % and 93 % exact when written (cutting: 30 % and 93 %)
-    outcomes = evaluation.number_reading(predictor, x_test, y_test, numbers=60, gaps=(-4, 8), seed=5)
+    # 60 numbers at 4 pixels of overlap and 8 apart; cutting reads about half as many overlapping ones
+    outcomes = number_tables.number_reading(predictor, x_test, y_test, numbers=60, gaps=(-4, 8), seed=5)
     overlapping, apart = outcomes["read_exactly"]
     assert overlapping >= 0.6 and apart >= 0.85 and outcomes["right_count"].iloc[1] == 1, outcomes
     # a digit apart is the digit model's; touching ones are the reader's, in their places
@@ -196,17 +194,25 @@ def test_the_reader_threshold_is_the_highest_that_spares_right_digits():
             "confidence": [0.99, 0.85, 0.99, 0.6, 0.5, 0.99],
         }
     )
-    assert predict.reader_flags(pieces, 0.7).tolist() == [False, False, False, True, True, False]
-    chosen, trade = predict.choose_reader_threshold(pieces, grid=(0.5, 0.7, 0.9), max_correct_flagged=0.0)
+    assert number_tables.reader_flags(pieces, 0.7).tolist() == [False, False, False, True, True, False]
+    chosen, trade = number_tables.choose_reader_threshold(pieces, grid=(0.5, 0.7, 0.9), max_correct_flagged=0.0)
     assert chosen == 0.7  # 0.9 would flag the right 2
     assert (
         trade.loc[0.9, "right_digits_flagged"] == pytest.approx(1 / 3) and trade.loc[0.7, "wrong_digits_flagged"] == 1
     )
     assert trade.loc[0.5, "read_wrong_without_a_question_mark"] == pytest.approx(1 / 3)  # "35", silently
     assert trade.loc[0.7, "read_exactly"] == pytest.approx(1 / 3)  # "12"; "78" has the model's "?"
-    assert predict.choose_reader_threshold(pieces, grid=(0.9, 0.95), max_correct_flagged=0.0)[0] == 0.9  # none: lowest
+    assert (
+        number_tables.choose_reader_threshold(pieces, grid=(0.9, 0.95), max_correct_flagged=0.0)[0] == 0.9
+    )  # none: lowest
 
 
-def test_the_predictor_uses_the_reader_threshold_chosen_on_validation_numbers():
+def test_the_predictor_reads_the_reader_threshold_beside_the_reader(tmp_path):
+    """The "?" threshold 03b chose travels beside the reader; a reader without one gets the shipped one's."""
+    shipped = json.loads(reader.unsure_below_file().read_text())
     report = json.loads((config.REPORTS_DIR / "03b_number_reader.json").read_text())
-    assert report["chosen_unsure_below"] == predict.NUMBER_READER_UNSURE_BELOW and report["predict_uses_the_choice"]
+    assert shipped["unsure_below"] == report["chosen_unsure_below"] in number_tables.READER_THRESHOLD_GRID
+    assert shipped["chosen"]["by"] == "notebooks/03b_number_reader.ipynb"
+    assert reader.load_unsure_below(tmp_path / "other.keras") == shipped["unsure_below"]
+    reader.write_unsure_below(tmp_path / "other.keras", 0.5, {"by": "a test"})
+    assert reader.load_unsure_below(tmp_path / "other.keras") == 0.5

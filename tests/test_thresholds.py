@@ -1,24 +1,28 @@
-"""The interface's uncertainty thresholds: replayed without the model, chosen on held-out data, and
-the ones `digitlib.predict` uses."""
+"""The "not sure" rule: replayed without the model, chosen on held-out data, kept in the rule file
+the predictor reads."""
+
+import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from digitlib import config, evaluation, predict, preprocess, sweep, synthetic
+from digitlib import evaluation
+from digitlib.pictures import number_tables, predict, preprocess, rule, synthetic
 
-HELD_OUT = config.REPORTS_DIR / "sweeps" / "thresholds"
+SHIPPED = rule.load_rule()
 
 
 def _pictures() -> tuple[list[predict.Prediction], np.ndarray]:
     """Predictions that break each part of the rule, and some that break none, with their labels."""
-    digit = preprocess.preprocess_steps(synthetic.drawn_digit(synthetic.FOUR)).result
-    grid = preprocess.preprocess_steps(synthetic.non_digit_images(6, seed=3)[3]).result
+    digit = preprocess.preprocess_stages(preprocess.strokes_to_image(synthetic.FOUR)).result
+    grid = preprocess.preprocess_stages(synthetic.non_digit_images(6, seed=3)[3]).result
     sure, unsure = np.eye(10, dtype=np.float32)[4], np.full(10, 0.1, np.float32)
     cases = [(sure, digit, 4), (sure, digit, 7), (unsure, digit, 4), (sure, grid, -1), (unsure, grid, -1)]
     predictions = []
     for probabilities, model_input, _ in cases:
-        status, reasons = predict.judge(probabilities, model_input)
+        status, reasons = rule.judge(probabilities, model_input, SHIPPED.thresholds)
         predictions.append(
             predict.Prediction(
                 int(probabilities.argmax()), float(probabilities.max()), probabilities, model_input, status, reasons
@@ -30,11 +34,11 @@ def _pictures() -> tuple[list[predict.Prediction], np.ndarray]:
 
 def test_replaying_the_rule_on_a_table_flags_what_judge_flags():
     predictions, labels = _pictures()
-    table = predict.rule_table(predictions, labels)
+    table = rule.rule_table(predictions, labels)
     assert list(table["digit"]) == [4, 4, 0, 4, 0, -1] and list(table["label"]) == [4, 7, 4, -1, -1, 3]
     statuses = [p.status for p in predictions]
     assert statuses[:3] == ["ok", "ok", "uncertain"] and statuses[5] == "no digit"
-    outcomes = predict.rule_outcomes(table)
+    outcomes = rule.rule_outcomes(table)
     flagged = np.array([status != "ok" for status in statuses])
     digit, right = labels >= 0, (table["digit"] == table["label"]).to_numpy()
     assert outcomes["digits_flagged"] == pytest.approx(flagged[digit].mean())
@@ -42,8 +46,8 @@ def test_replaying_the_rule_on_a_table_flags_what_judge_flags():
     assert outcomes["misread_flagged"] == pytest.approx(flagged[digit & ~right].mean()) == pytest.approx(2 / 3)
     assert outcomes["non_digits_flagged"] == pytest.approx(flagged[~digit].mean())
     # a rule that lets every confidence through no longer flags the unsure 4; the blank stays flagged
-    lenient = {**predict.thresholds(), "UNCERTAIN_BELOW": 0.0}
-    assert predict.rule_outcomes(table, lenient)["misread_flagged"] == pytest.approx(1 / 3)
+    lenient = {**SHIPPED.thresholds, "UNCERTAIN_BELOW": 0.0}
+    assert rule.rule_outcomes(table, lenient)["misread_flagged"] == pytest.approx(1 / 3)
 
 
 def test_choose_thresholds_takes_the_rule_that_catches_most_within_the_limit():
@@ -53,80 +57,68 @@ def test_choose_thresholds_takes_the_rule_that_catches_most_within_the_limit():
     table = pd.concat([right, others], ignore_index=True).assign(ink_share=0.15, holes=0, parts=1)
     grid = {"UNCERTAIN_BELOW": [0.5, 0.6, 0.9], "MIN_INK_SHARE": [0.02], "MAX_INK_SHARE": [0.3], "MAX_HOLES": [2]}
     grid["MAX_PARTS"] = [4]
-    chosen, tried = predict.choose_thresholds(table, grid, max_correct_flagged=0.25)
+    chosen, tried = rule.choose_thresholds(table, grid, max_correct_flagged=0.25)
     # 0.9 flags 80 % of the right answers (not allowed); 0.6 flags 20 % of them and the most non-digits
     assert chosen["UNCERTAIN_BELOW"] == 0.6 and len(tried) == 3
     assert list(tried["allowed"]) == [True, True, False]
     assert tried.loc[0, "correct_flagged"] == pytest.approx(0.21)
     with pytest.raises(ValueError, match="at most 1.0 %"):
-        predict.choose_thresholds(table, {**grid, "UNCERTAIN_BELOW": [0.9]}, max_correct_flagged=0.01)
+        rule.choose_thresholds(table, {**grid, "UNCERTAIN_BELOW": [0.9]}, max_correct_flagged=0.01)
 
 
-def _held_out_outputs() -> tuple[list, list[pd.DataFrame], list]:
-    runs = sweep.load_sweep(config.PARAMS_DIR / "sweeps" / "thresholds.yaml")
-    tables = [pd.read_csv(HELD_OUT / f"{run.name}.csv") for run in runs]
-    arrays = [np.load(sweep.probabilities_path(HELD_OUT / f"{run.name}.csv")) for run in runs]
-    return runs, tables, arrays
+def test_a_rule_file_round_trips_and_refuses_what_is_missing(tmp_path):
+    written = rule.write_rule(tmp_path / "m-rule.json", dataclasses.replace(SHIPPED, temperature=1.5))
+    assert written == rule.rule_file(tmp_path / "m.keras")
+    assert rule.load_rule(written) == dataclasses.replace(SHIPPED, temperature=1.5)
+    found = json.loads(written.read_text())
+    del found["thresholds"]["MIN_ENERGY"]
+    written.write_text(json.dumps(found))
+    with pytest.raises(KeyError):
+        rule.load_rule(written)
+    with pytest.raises(ValueError, match="MIN_ENERGY"):
+        rule.Rule(1.0, {k: v for k, v in SHIPPED.thresholds.items() if k != "MIN_ENERGY"}, "cut")
+    with pytest.raises(ValueError, match="shape checks"):
+        rule.Rule(1.0, SHIPPED.thresholds, "some")
+    with pytest.raises(FileNotFoundError, match="05_interface"):
+        rule.load_rule(tmp_path / "missing-rule.json")
 
 
-def test_the_interface_uses_the_temperature_fitted_on_held_out_digits():
-    """The committed held-out outputs (params/sweeps/thresholds.yaml) fit predict's temperature."""
-    runs, tables, arrays = _held_out_outputs()
-    for run, table, outputs in zip(runs, tables, arrays):
-        assert len(outputs["validation"]) == len(outputs["validation_labels"]) == run.params["VALIDATION_SIZE"]
-        # the table was read from these probabilities: its confidence is their maximum (temperature 1)
-        np.testing.assert_allclose(outputs["pictures"].max(axis=1), table["confidence"], atol=2e-6)
-    probabilities = np.concatenate([outputs["validation"] for outputs in arrays])
-    labels = np.concatenate([outputs["validation_labels"] for outputs in arrays])
-    assert round(evaluation.fit_temperature(probabilities, labels), 2) == predict.TEMPERATURE
-
-
-def test_the_interface_uses_the_thresholds_chosen_on_held_out_data():
-    """The committed held-out outputs choose predict's thresholds, for the calibrated confidence.
-    After rerunning that sweep, a different choice fails here: update digitlib/predict.py."""
-    runs, tables, arrays = _held_out_outputs()
-    assert all(run.interface_outputs and not run.test_metrics for run in runs)
-    for run, table in zip(runs, tables):
-        # every digit row is one of the run's own 5,000 held-out training images; no test image
-        assert (table["label"] >= 0).sum() == run.params["VALIDATION_SIZE"] == 5000
-        assert set(table["delivered_as"]) == {*synthetic.VARIATIONS, "non-digit", "photo crop"}
-    calibrated = [
-        predict.at_temperature(table, outputs["pictures"], predict.TEMPERATURE)
-        for table, outputs in zip(tables, arrays)
-    ]
-    chosen, _ = predict.choose_thresholds(pd.concat(calibrated, ignore_index=True))
-    assert chosen == {name: predict.thresholds()[name] for name in chosen}
+def test_the_shipped_rule_says_where_it_was_chosen():
+    assert SHIPPED.chosen["by"] == "notebooks/05_interface.ipynb" and "held-out" in SHIPPED.chosen["on"]
+    assert set(SHIPPED.thresholds) == set(rule.THRESHOLD_NAMES)
 
 
 def test_at_temperature_recomputes_confidence_and_keeps_no_digit_at_zero():
     table = pd.DataFrame({"label": [1, 2], "digit": [1, -1], "confidence": [0.9, 0.0]})
     probabilities = np.array([[0.05, 0.9, 0.05] + [0] * 7, [0] * 10], np.float32)
-    softer = predict.at_temperature(table, probabilities, 2.0)
+    softer = rule.at_temperature(table, probabilities, 2.0)
     assert softer["confidence"][0] == pytest.approx(np.sqrt(0.9) / (np.sqrt(0.9) + 2 * np.sqrt(0.05)), abs=1e-6)
     assert softer["confidence"][1] == 0 and table["confidence"][0] == 0.9  # a new table; the old one kept
     with pytest.raises(ValueError, match="rows of probabilities"):
-        predict.at_temperature(table, probabilities[:1], 2.0)
+        rule.at_temperature(table, probabilities[:1], 2.0)
 
 
 def test_little_evidence_flags_a_confident_answer_and_an_unknown_energy_flags_nothing():
-    digit = preprocess.preprocess_steps(synthetic.drawn_digit(synthetic.FOUR)).result
+    digit = preprocess.preprocess_stages(preprocess.strokes_to_image(synthetic.FOUR)).result
     sure = np.eye(10, dtype=np.float32)[4]
-    assert predict.judge(sure, digit, energy=predict.MIN_ENERGY + 5)[0] == "ok"
-    status, reasons = predict.judge(sure, digit, energy=predict.MIN_ENERGY - 1)
+    thresholds = SHIPPED.thresholds
+    assert rule.judge(sure, digit, thresholds, energy=thresholds["MIN_ENERGY"] + 5)[0] == "ok"
+    status, reasons = rule.judge(sure, digit, thresholds, energy=thresholds["MIN_ENERGY"] - 1)
     assert status == "uncertain" and any("little evidence" in reason for reason in reasons)
-    assert predict.judge(sure, digit, energy=np.nan)[0] == "ok"  # an ensemble has no logits
+    assert rule.judge(sure, digit, thresholds, energy=np.nan)[0] == "ok"  # an ensemble has no logits
 
 
 @pytest.mark.slow
 def test_the_predictor_reads_energy_from_the_logits(predictor, mnist):
     _, (x_test, _) = mnist
     prediction = predictor.predict(x_test[0])
-    assert predictor.temperature == predict.TEMPERATURE  # a single network: the fitted temperature
+    # no rule beside the test model: the shipped one, with its temperature (a single network)
+    assert predictor.rule_path == rule.SHIPPED_RULE and predictor.temperature == SHIPPED.temperature
     logits = predictor._logits_graph(prediction.model_input[np.newaxis, ..., np.newaxis]).numpy()[0, 0]
     assert prediction.energy == pytest.approx(np.log(np.exp(logits).sum()), rel=1e-5)
     raw = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     np.testing.assert_allclose(
-        prediction.probabilities, evaluation.with_temperature(raw, predict.TEMPERATURE), atol=1e-6
+        prediction.probabilities, evaluation.with_temperature(raw, SHIPPED.temperature), atol=1e-6
     )
 
 
@@ -147,74 +139,59 @@ def _numbers_table() -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_read_number_applies_the_shape_checks_as_the_constant_says(predictor, mnist, monkeypatch):
+def test_read_number_applies_the_shape_checks_as_the_rule_says(predictor, mnist, monkeypatch):
     _, (x_test, y_test) = mnist
     apart = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (1, 7)], gap=8)
     touching = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[0]] for d in (0, 1, 0)], gap=-2)
     # every 28x28 now "falls apart into 9 pieces": only the shape checks can object to that
-    monkeypatch.setattr(predict, "shape_measures", lambda _: {"ink_share": 0.15, "holes": 0, "parts": 9})
+    monkeypatch.setattr(rule, "shape_measures", lambda _: {"ink_share": 0.15, "holes": 0, "parts": 9})
     for picture in (apart, touching):
-        for choice in predict.NUMBER_CHECK_CHOICES:
-            monkeypatch.setattr(predict, "SHAPE_CHECKS_IN_NUMBERS", choice)
+        for choice in rule.NUMBER_CHECK_CHOICES:
+            monkeypatch.setattr(predictor, "rule", dataclasses.replace(predictor.rule, shape_checks_in_numbers=choice))
             reading = predictor.read_number(picture)
             shape_flagged = ["separate pieces" in " ".join(p.reasons) for p in reading.digits]
-            assert shape_flagged == list(predict.shape_checks_apply(choice, reading.cut)), (choice, reading.cut)
+            assert shape_flagged == list(rule.shape_checks_apply(choice, reading.cut)), (choice, reading.cut)
     assert not any(predictor.read_number(apart).cut) and all(predictor.read_number(touching).cut)
     with pytest.raises(ValueError, match="must be one of"):
-        predict.shape_checks_apply("some", [True])
+        rule.shape_checks_apply("some", [True])
 
 
 def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error_limit():
     table = _numbers_table()
-    assert list(predict.number_flags(table, "every")) == [True, False, False, True, False, False]
-    assert list(predict.number_flags(table, "cut")) == [False, False, False, True, False, False]
-    assert not predict.number_flags(table, "none").any()
-    outcomes = evaluation.number_outcomes(table, predict.number_flags(table, "none")).set_index("gap")
+    assert list(number_tables.number_flags(table, "every")) == [True, False, False, True, False, False]
+    assert list(number_tables.number_flags(table, "cut")) == [False, False, False, True, False, False]
+    assert not number_tables.number_flags(table, "none").any()
+    outcomes = number_tables.number_outcomes(table, number_tables.number_flags(table, "none")).set_index("gap")
     assert outcomes.loc[8, "read_exactly"] == 1.0 and outcomes.loc[0, "read_exactly"] == 0.5
     assert outcomes.loc[0, "read_wrong_without_a_question_mark"] == 0.5  # "38", read with no "?"
-    chosen, tried = predict.choose_number_checks(table)
+    chosen, tried = number_tables.choose_number_checks(table)
     # "none" reads as many exactly as "cut" but one in three wrong without a "?": not allowed
     assert chosen == "cut" and list(tried["allowed"]) == [True, True, False]
     assert tried.loc["every", "read_exactly"] == pytest.approx(1 / 3)
     assert tried.loc["cut", "read_exactly"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="run"):  # two runs' tables pooled without telling them apart
-        evaluation.number_outcomes(pd.concat([table, table], ignore_index=True))
+        number_tables.number_outcomes(pd.concat([table, table], ignore_index=True))
     # a number read as nothing is wrong without a "?", and nothing of it is flagged
     nothing = pd.DataFrame([{"gap": 8, "number": 9, "truth": "70", "digits": 2, "pieces": 0, "position": -1}])
     nothing = nothing.assign(cut=False)
     nothing = nothing.assign(label=-1, digit=-1, confidence=0.0)
     with_nothing = pd.concat([table, nothing], ignore_index=True)
-    assert not predict.number_flags(with_nothing, "every")[-1]
-    rates = evaluation.number_outcomes(with_nothing).set_index("gap")
+    assert not number_tables.number_flags(with_nothing, "every")[-1]
+    rates = number_tables.number_outcomes(with_nothing).set_index("gap")
     assert rates.loc[8, "numbers"] == 2 and rates.loc[8, "read_wrong_without_a_question_mark"] == 0.5
 
 
 @pytest.mark.slow
 def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist):
     _, (x_test, y_test) = mnist
-    pieces, probabilities = evaluation.number_pieces(predictor, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
+    pieces, probabilities = number_tables.number_pieces(predictor, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
     assert len(probabilities) == len(pieces) and set(pieces["gap"]) == {8, 0}
     read = pieces["position"] >= 0
     # the table replays the interface's "?" exactly, from what it recorded
-    np.testing.assert_array_equal(predict.number_flags(pieces)[read], pieces["flagged"][read])
-    replayed = evaluation.number_outcomes(pieces)
-    pd.testing.assert_frame_equal(replayed, evaluation.number_outcomes(pieces, pieces["flagged"].to_numpy(bool)))
+    np.testing.assert_array_equal(number_tables.number_flags(pieces)[read], pieces["flagged"][read])
+    replayed = number_tables.number_outcomes(pieces)
+    pd.testing.assert_frame_equal(replayed, number_tables.number_outcomes(pieces, pieces["flagged"].to_numpy(bool)))
     # digits that touch go through the cutter far more often than digits 8 pixels apart
     assert pieces.loc[pieces["gap"] == 0, "cut"].mean() > pieces.loc[pieces["gap"] == 8, "cut"].mean() + 0.3
-    assert predict.number_flags(pieces, "every").sum() >= predict.number_flags(pieces).sum()
+    assert number_tables.number_flags(pieces, "every").sum() >= number_tables.number_flags(pieces).sum()
     np.testing.assert_allclose(probabilities[read].max(axis=1), pieces.loc[read, "confidence"], atol=2e-6)
-
-
-def test_the_number_reader_uses_the_shape_checks_chosen_on_held_out_numbers():
-    """The committed validation numbers (params/sweeps/thresholds.yaml) choose which digits of a
-    number the shape checks apply to, at the calibrated confidence."""
-    runs, _, arrays = _held_out_outputs()
-    calibrated = []
-    for run, outputs in zip(runs, arrays):
-        pieces = pd.read_csv(sweep.numbers_path(HELD_OUT / f"{run.name}.csv"), dtype={"truth": str})
-        assert set(pieces["gap"]) == set(evaluation.NUMBER_GAPS)
-        calibrated.append(
-            predict.at_temperature(pieces, outputs["number_pieces"], predict.TEMPERATURE).assign(run=run.name)
-        )
-    chosen, _ = predict.choose_number_checks(pd.concat(calibrated, ignore_index=True))
-    assert chosen == predict.SHAPE_CHECKS_IN_NUMBERS

@@ -15,7 +15,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from digitlib import config, evaluation
+from digitlib import config
+from digitlib.pictures import number_tables
 
 README = config.PROJ_ROOT / "README.md"
 START = "<!-- results: written by `python -m digitlib results` from reports/; do not edit by hand -->"
@@ -92,7 +93,7 @@ def _benchmark_rows() -> list[tuple[str, str, str]]:
 def _sweep_rows() -> list[tuple[str, str, str]]:
     import pandas as pd
 
-    from digitlib import sweep
+    from digitlib.research import sweep
 
     full = sweep.summarize(sweep.read_table(config.REPORTS_DIR / "sweeps" / "ablation-full.csv")).loc["default"]
     budget = pd.read_csv(config.REPORTS_DIR / "06_budget.csv", index_col="variant")
@@ -183,7 +184,7 @@ def _number_checks_row(interface: dict[str, Any]) -> tuple[str, str, str]:
     chosen, every = checks["outcomes"][checks["chosen"]], checks["outcomes"]["every"]
     return (
         f'the "?" on the digits of a number, chosen on validation numbers ({checks["validation_numbers"]:,} '
-        f"readings of the held-out runs' numbers, each at {len(evaluation.NUMBER_GAPS)} gaps)",
+        f"readings of the held-out runs' numbers, each at {len(number_tables.NUMBER_GAPS)} gaps)",
         f"shape checks on {SHAPE_CHECK_NAMES[checks['chosen']]}: {_percent(chosen['read_exactly'], 1)} read "
         f'exactly, {_percent(chosen["read_wrong_without_a_question_mark"], 1)} wrong without a "?" '
         f"(on every digit: {_percent(every['read_exactly'], 1)} and "

@@ -7,20 +7,18 @@ in white on black (dark-on-light is detected from the border), remove the backgr
 lighting and noise, crop to the ink, thicken strokes that downscaling would erase, fit in 20x20,
 centre by centre of mass.
 
-`to_mnist(image)` gives the 28x28 float32 array; `preprocess_steps(image)` also the
-intermediate images and measurements; `number_parts(image)` finds the parts of a multi-digit
-picture; `line_from_ink` brings a part of touching digits to the number reader's input (and
-`to_line` a whole picture), while `cut_columns` and `piece_steps` serve to cut such a part apart
-when there is no reader (the predictor's `read_number` chooses the cuts). At the edges of that
-path: `read_image` decodes any supported input, `encode_image` is its inverse (a picture as an
-image file's bytes), and `strokes_to_image` turns pen strokes on the drawing canvas into a picture.
+`to_mnist(image)` gives the 28x28 float32 array; `preprocess_stages(image)` also the
+intermediate images (`Stages`). At the edges of that path: `read_image` decodes any supported
+input, `encode_image` is its inverse (a picture as an image file's bytes), and `strokes_to_image`
+turns pen strokes on the drawing canvas into a picture. Pictures of several digits are taken
+apart in `segment`.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +41,7 @@ class InvalidImageError(ValueError):
 
 
 @dataclass
-class Steps:
+class Stages:
     """The stages of preprocessing one picture, for display and for decisions downstream."""
 
     grey: np.ndarray  # the picture as grey levels in [0, 1], as given
@@ -54,7 +52,6 @@ class Steps:
     blank: bool  # no ink worth a prediction
     inverted: bool  # the picture was dark ink on a light background
     ink_pixels: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- decoding and checking
@@ -193,7 +190,7 @@ def strokes_to_image(
 # --------------------------------------------------------------------------- normalization
 
 
-def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a float image to (width, height) with an area-averaging filter (anti-aliased)."""
     return np.asarray(
         Image.fromarray(array.astype(np.float32), mode="F").resize(
@@ -292,7 +289,7 @@ def _stroke_width(mask: np.ndarray) -> float:
     return float(2 * area / max(edge.sum(), 1))
 
 
-def _thickened(cropped: np.ndarray, scale: float) -> np.ndarray:
+def thickened(cropped: np.ndarray, scale: float) -> np.ndarray:
     """Cropped ink whose strokes would be thinner than `TARGET_STROKE` once resized by `scale`,
     thickened (and cropped again); other ink as it is."""
     width_after = _stroke_width(cropped > INK_THRESHOLD) * scale
@@ -315,11 +312,11 @@ def fit_and_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     mask = ink > INK_THRESHOLD
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    cropped = _thickened(cropped, BOX / max(cropped.shape))
+    cropped = thickened(cropped, BOX / max(cropped.shape))
     scale = BOX / max(cropped.shape)
     height, width = cropped.shape
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    boxed = np.clip(_resize(cropped, new_size), 0, 1)
+    boxed = np.clip(resize(cropped, new_size), 0, 1)
     # centre of mass of the boxed digit goes to the centre of the 28x28 field
     total = boxed.sum()
     ys, xs = np.indices(boxed.shape)
@@ -333,136 +330,34 @@ def fit_and_centre(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return cropped, boxed, result
 
 
-def _working_grey(image) -> np.ndarray:
+def working_grey(image) -> np.ndarray:
+    """A picture read, flattened to grey and reduced to `WORKING_SIZE` on its long side."""
     grey = to_grey(read_image(image))
     longest = max(grey.shape)
     if longest > WORKING_SIZE:
         scale = WORKING_SIZE / longest
-        grey = _resize(grey, (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))))
+        grey = resize(grey, (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))))
     return grey
 
 
-def _steps_from_ink(grey: np.ndarray, ink: np.ndarray, inverted: bool) -> Steps:
+def stages_from_ink(grey: np.ndarray, ink: np.ndarray, inverted: bool) -> Stages:
+    """`Stages` of ink already found in `grey` (white on black, the picture's size)."""
     ink_pixels = int((ink > INK_THRESHOLD).sum())
     if ink_pixels < MIN_INK_PIXELS:
         empty = np.zeros((FIELD, FIELD), np.float32)
-        return Steps(grey, ink, empty[:0, :0], empty[:0, :0], empty, True, inverted, ink_pixels, ["no ink found"])
+        return Stages(grey, ink, empty[:0, :0], empty[:0, :0], empty, True, inverted, ink_pixels)
     cropped, boxed, result = fit_and_centre(ink)
-    return Steps(grey, ink, cropped, boxed, result, False, inverted, ink_pixels)
+    return Stages(grey, ink, cropped, boxed, result, False, inverted, ink_pixels)
 
 
-def preprocess_steps(image) -> Steps:
-    """Preprocess `image` and keep every stage (see `Steps`)."""
-    grey = _working_grey(image)
+def preprocess_stages(image) -> Stages:
+    """Preprocess `image` and keep every stage (see `Stages`)."""
+    grey = working_grey(image)
     ink, inverted = ink_image(grey)
-    return _steps_from_ink(grey, ink, inverted)
+    return stages_from_ink(grey, ink, inverted)
 
 
 def to_mnist(image) -> np.ndarray:
     """The model's 28x28 float32 input (white ink on black, in [0, 1]) for a picture of one digit.
     A blank picture gives all zeros."""
-    return preprocess_steps(image).result
-
-
-def number_parts(image, min_part: float = 0.15) -> tuple[np.ndarray, bool, list[np.ndarray]]:
-    """The parts of a picture of several digits, left to right: the picture in grey, whether it was
-    dark on light, and one ink image (the picture's size) per part.
-
-    Ink is grouped into connected components (after a slight dilation that joins broken
-    strokes); specks much smaller than the largest part are dropped, and parts that overlap
-    horizontally (the two strokes of a 4 or the cap of a 5) are merged into one. A part is one
-    digit, or several whose strokes touch (`cut_columns` and the predictor take those apart)."""
-    from scipy import ndimage
-
-    grey = _working_grey(image)
-    ink, inverted = ink_image(grey)
-    mask = ink > INK_THRESHOLD
-    if mask.sum() < MIN_INK_PIXELS:
-        return grey, inverted, []
-    joined = ndimage.binary_dilation(mask, iterations=max(1, max(mask.shape) // 100))
-    labels, count = ndimage.label(joined)
-    boxes = ndimage.find_objects(labels)
-    sizes = ndimage.sum(mask, labels, index=range(1, count + 1))
-    parts = [
-        (box, i + 1)
-        for i, box in enumerate(boxes)
-        if sizes[i] >= min_part * max(sizes) * 0.25 and sizes[i] >= MIN_INK_PIXELS / 2
-    ]
-    parts.sort(key=lambda part: part[0][1].start)
-    groups: list[list] = []
-    for box, label in parts:
-        if groups:
-            last_start, last_stop = groups[-1][0], groups[-1][1]
-            overlap = min(last_stop, box[1].stop) - max(last_start, box[1].start)
-            if overlap > 0.5 * min(last_stop - last_start, box[1].stop - box[1].start):
-                groups[-1][0], groups[-1][1] = min(last_start, box[1].start), max(last_stop, box[1].stop)
-                groups[-1][2].append(label)
-                continue
-        groups.append([box[1].start, box[1].stop, [label]])
-    return grey, inverted, [np.where(np.isin(labels, members), ink, 0.0).astype(np.float32) for *_, members in groups]
-
-
-def ink_extent(ink: np.ndarray) -> tuple[int, int, int]:
-    """The first and last-plus-one ink column of an ink image, and the height of its ink."""
-    mask = ink > INK_THRESHOLD
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if not len(cols):
-        return 0, 0, 0
-    return int(cols[0]), int(cols[-1]) + 1, int(rows[-1] - rows[0] + 1)
-
-
-def cut_columns(part: np.ndarray, line_height: int) -> list[int]:
-    """Columns where a part may be cut into digits whose strokes touch, left to right: every tenth
-    of the line's height, at least a fifth of the line's height from the part's ends.
-
-    A regular comb rather than the columns with the least ink: where a 0 touches a 1 the ink per
-    column is high, and the thinnest column is the middle of the 0. The predictor keeps the cuts
-    whose pieces it reads best."""
-    start, stop, _ = ink_extent(part)
-    step = max(1, round(line_height / 10))
-    margin = max(2, round(0.2 * line_height))
-    return list(range(start + margin, stop - margin + 1, step))
-
-
-def piece_steps(grey: np.ndarray, part: np.ndarray, start: int, stop: int, inverted: bool) -> Steps:
-    """`Steps` for the columns `start` to `stop` of a part's ink: one digit cut out of touching ones."""
-    piece = np.zeros_like(part)
-    piece[:, start:stop] = part[:, start:stop]
-    return _steps_from_ink(grey, piece, inverted)
-
-
-# --------------------------------------------------------------------------- a line read whole
-
-LINE_WIDTH = 160  # the number reader's input: the line's ink FIELD pixels high, this many wide
-LINE_GAP = 0.3  # blank runs of columns longer than this share of the line's height are shortened to it
-LINE_MARGIN = 4  # blank columns before the line's first ink
-
-
-def line_from_ink(ink: np.ndarray) -> np.ndarray:
-    """The number reader's (FIELD, LINE_WIDTH) input from white-on-black ink: cropped to the ink,
-    long blank runs between digits shortened (so the spacing a writer chose does not matter),
-    strokes thickened as for one digit, scaled so the line is BOX pixels high (or narrower if
-    it would not fit the width), from the left margin and centred vertically. All zeros when
-    there is no ink."""
-    line = np.zeros((FIELD, LINE_WIDTH), np.float32)
-    mask = ink > INK_THRESHOLD
-    if mask.sum() < MIN_INK_PIXELS:
-        return line
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    inked = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].any(axis=0)
-    columns = np.arange(cropped.shape[1])
-    blank_run = columns - np.maximum.accumulate(np.where(inked, columns, 0))  # blank columns so far in a row
-    cropped = cropped[:, blank_run <= max(1, round(LINE_GAP * cropped.shape[0]))]
-    cropped = _thickened(cropped, BOX / cropped.shape[0])
-    scale = min(BOX / cropped.shape[0], (LINE_WIDTH - 2 * LINE_MARGIN) / cropped.shape[1])
-    size = (max(1, round(cropped.shape[1] * scale)), max(1, round(cropped.shape[0] * scale)))
-    boxed = np.clip(_resize(cropped, size), 0, 1)
-    top = (FIELD - boxed.shape[0]) // 2
-    line[top : top + boxed.shape[0], LINE_MARGIN : LINE_MARGIN + boxed.shape[1]] = boxed
-    return line
-
-
-def to_line(image) -> np.ndarray:
-    """The number reader's input for a picture of a number (any input `read_image` takes)."""
-    return line_from_ink(ink_image(_working_grey(image))[0])
+    return preprocess_stages(image).result

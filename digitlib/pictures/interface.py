@@ -1,4 +1,5 @@
-"""The drawing and upload interface (ipywidgets + ipycanvas), built on `digitlib.predict`.
+"""The drawing and upload interface (ipywidgets + ipycanvas), built on `predict`, and the figures
+of what the predictor sees.
 
 `DigitPad(predictor).widget` is the whole interface: a canvas to draw on with a mouse, a finger or
 a stylus (prediction when the pen lifts), Undo (the last stroke), Clear, an upload control for one
@@ -15,13 +16,21 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Mapping
 
 import numpy as np
 from PIL import Image
 
 from digitlib import plots
-from digitlib.predict import Prediction, Predictor
-from digitlib.preprocess import CANVAS_SIZE, PEN_WIDTH, InvalidImageError, encode_image, strokes_to_image
+from digitlib.pictures.predict import Prediction, Predictor
+from digitlib.pictures.preprocess import (
+    CANVAS_SIZE,
+    PEN_WIDTH,
+    InvalidImageError,
+    Stages,
+    encode_image,
+    strokes_to_image,
+)
 
 BLANK_MESSAGE = "Draw a digit in the box (or upload a picture)"
 RUNNER_UP_FROM = 0.01  # a second guess this probable is named under the answer: "or perhaps 1 (2 %)"
@@ -213,6 +222,28 @@ def prediction_figure(predictions: list[Prediction], titles: list[str] | None = 
         plots.probability_bars(prediction.probabilities, ax=bars_ax, highlight=prediction.digit)
         bars_ax.set_xlabel("")
         bars_ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def preprocessing_figure(pictures: Mapping[str, Stages]):
+    """One row per named picture: its preprocessing stages from the picture as given to the
+    28x28 input the model sees (see `preprocess.Stages`)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(pictures), 5, figsize=(12, 2.6 * len(pictures)), squeeze=False)
+    for row, (name, stages) in zip(axes, pictures.items(), strict=True):
+        panels = [
+            (stages.grey, f"{name}: as given"),
+            (stages.ink, "ink, white on black" + (" (inverted)" if stages.inverted else "")),
+            (stages.cropped, "cropped to the ink"),
+            (stages.boxed, "fitted in 20x20"),
+            (stages.result, "centred in 28x28"),
+        ]
+        for ax, (image, title) in zip(row, panels, strict=True):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitlib import config
+from digitlib import config, evaluation
 from digitlib.parameters import ParameterError, read_params
+from digitlib.pictures import number_tables, predict, rule, synthetic
 
-SWEEPS_DIR = config.PARAMS_DIR / "sweeps"
 TABLES_DIR = config.REPORTS_DIR / "sweeps"
 RUNS_DIR = config.RUNS_DIR / "sweeps"
 FILE_KEYS = {"description", "base", "variants", "grid", "seeds", "test_metrics", "interface_outputs"}
@@ -126,12 +126,12 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
 def run_in_fresh_process(run: Run, threads: int, runs_dir: str, outputs_dir: str = "") -> dict[str, Any]:
     """Train one run in a new Python process and return its row (status "failed" with the error
     when it fails). This is the task each Dask worker executes. Runs of a sweep that asks for
-    `interface_outputs` also write their `predict.rule_table` to `outputs_dir/RUN.csv`."""
+    `interface_outputs` also write their `rule.rule_table` to `outputs_dir/RUN.csv`."""
     started = time.perf_counter()
     command = [
         sys.executable,
         "-m",
-        "digitlib.sweep",
+        "digitlib.research.sweep",
         "--one",
         json.dumps(run.params),
         "--threads",
@@ -165,7 +165,7 @@ def train_one(
     """One run, in this process: train through the recipe, score on validation (and, when the sweep
     allows it, on the test set); with `interface_outputs`, write there what the interface's
     uncertainty rule reads of the run's validation digits and of generated non-digits."""
-    from digitlib import data, evaluation, predict, records, training
+    from digitlib import data, evaluation, records, training
 
     recipe = training.TrainConfig.from_params(params).replace(tensorboard=False, model_name="model")
     result = training.train(recipe, config.run_paths(run_dir), verbose=False)
@@ -204,7 +204,7 @@ VALIDATION_NUMBERS_PER_GAP = 150  # numbers composed of a run's validation digit
 def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: int) -> None:
     """What the interface reads of a run's validation digits, for choosing its calibration and
     thresholds without the model: `table_path` (a CSV) holds `rule_table_on_validation`,
-    `numbers_path(table_path)` the `evaluation.number_pieces` of numbers composed of the same
+    `numbers_path(table_path)` the `number_tables.number_pieces` of numbers composed of the same
     digits, and `probabilities_path(table_path)` the probabilities of `predictor` (a
     `predict.Predictor` at temperature 1: the model's own) for each row of both tables
     (`pictures`, `number_pieces`) and for the plain validation images, with their labels."""
@@ -213,7 +213,7 @@ def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: 
     from digitlib import evaluation
 
     table, pictures = rule_table_on_validation(split, predictor, seed=seed)
-    pieces, piece_probabilities = evaluation.number_pieces(
+    pieces, piece_probabilities = number_tables.number_pieces(
         predictor, split.x_val, split.y_val, numbers=VALIDATION_NUMBERS_PER_GAP, seed=seed
     )
     numbers_path(table_path).parent.mkdir(parents=True, exist_ok=True)
@@ -238,13 +238,11 @@ def numbers_path(table_path: Path) -> Path:
 
 
 def rule_table_on_validation(split: Any, predictor: Any, seed: int, non_digits: int = 300) -> tuple[Any, Any]:
-    """`predict.rule_table` of `predictor` on the validation digits of `split` (a
+    """`rule.rule_table` of `predictor` on the validation digits of `split` (a
     `training.TrainingData`), each delivered as a file in one of `synthetic.VARIATIONS` in turn, and
     on `non_digits` generated non-digits and as many crops of photographs (label -1), seeded by
     `seed`; with the predictor's probabilities, which are returned too, one row per picture."""
     import numpy as np
-
-    from digitlib import predict, synthetic
 
     if not len(split.x_val):
         raise ParameterError("interface outputs need validation images: set VALIDATION_SIZE")
@@ -253,7 +251,7 @@ def rule_table_on_validation(split: Any, predictor: Any, seed: int, non_digits: 
     crops = synthetic.photo_crops(non_digits, seed=1000 + seed)
     labels = np.concatenate([split.y_val, np.full(len(others) + len(crops), -1)])
     predictions = predictor.predict_batch(files + others + crops)
-    table = predict.rule_table(predictions, labels)
+    table = rule.rule_table(predictions, labels)
     table.insert(1, "delivered_as", kinds + ["non-digit"] * len(others) + ["photo crop"] * len(crops))
     return table, np.stack([prediction.probabilities for prediction in predictions])
 
@@ -376,11 +374,11 @@ def summarize(table: Any, metric: str = "val_accuracy", baseline: str = "default
     reference = done[done["variant"] == baseline].set_index("seed")[metric]
     rows = []
     for variant, group in done.groupby("variant", sort=False):
-        mean, low, high = mean_interval(group[metric].to_numpy(), level)
+        mean, low, high = evaluation.mean_interval(group[metric].to_numpy(), level)
         row: dict[str, Any] = {"variant": variant, "seeds": len(group), "mean": mean, "low": low, "high": high}
         if variant != baseline and len(reference):
             paired = (group.set_index("seed")[metric] - reference).dropna()
-            difference, difference_low, difference_high = mean_interval(paired.to_numpy(), level)
+            difference, difference_low, difference_high = evaluation.mean_interval(paired.to_numpy(), level)
             row.update(
                 paired_seeds=len(paired),
                 difference=difference,
@@ -403,20 +401,6 @@ def tta_readings(table: Any) -> Any:
     return pd.concat(
         [done.assign(variant=done["variant"] + suffix, val_accuracy=done[column]) for suffix, column in readings]
     )
-
-
-def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float]:
-    """The mean of `values` and the two ends of its `level` confidence interval (Student's t);
-    NaN ends for fewer than two values."""
-    import numpy as np
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean()) if len(values) else float("nan")
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
 
 
 def _scores(row: dict[str, Any]) -> str:
@@ -462,7 +446,7 @@ def add_command(commands: Any) -> None:
 
 
 def _main_one(argv: list[str]) -> int:
-    """`python -m digitlib.sweep --one PARAMS_JSON ...`: one run, its row as the last line of stdout."""
+    """`python -m digitlib.research.sweep --one PARAMS_JSON ...`: one run, its row as the last line of stdout."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--one", required=True)
     parser.add_argument("--threads", type=int, default=0)

@@ -3,30 +3,37 @@ CTC on numbers composed from MNIST training digits.
 
 The digit model reads one digit at a time, so a number's digits must first be told apart; where
 their strokes touch or overlap, no straight cut separates them. The number reader sees a whole
-line (`preprocess.line_from_ink`) and gives, for each of its frames (one every 4 columns of the
+line (`segment.line_from_ink`) and gives, for each of its frames (one every 4 columns of the
 line), the probabilities of the ten digits and of "no new digit here" (CTC's blank). The digits
 read are the frames' best classes, repeats and blanks removed (greedy decoding); a digit's
 probabilities are the ten digits' at the frame where its class peaks, renormalized without the
 blank, and its confidence is its own class's share of them.
 
 `train_reader(ReaderConfig())` composes the training numbers, trains and saves the reader
-(notebook 03b); `decode` reads its output. `Predictor.read_number` hands it the parts of a
-number too wide for one digit when a reader is saved beside the digit model."""
+(`python -m digitlib reader`, or notebook 03b with READER_TRAIN); `decode` reads its output.
+`Predictor.read_number` hands it the parts of a number too wide for one digit when a reader is
+saved beside the digit model. The reader's "?" threshold is chosen on validation numbers by
+notebook 03b and written beside the reader (`write_unsure_below`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from digitlib import config, data, models, preprocess, records, runtime, synthetic
+from digitlib import config, data, models, records, runtime, training
 from digitlib.parameters import ParameterError, check_parameter
+from digitlib.pictures import preprocess, segment
+from digitlib.pictures.synthetic import compose_number
 
 BLANK = 10  # CTC's "no new digit" class, after the ten digits
 MAX_DIGITS = 8  # the longest number a training label holds
@@ -35,6 +42,8 @@ COUNT_WEIGHTS = (0.05, 0.2, 0.25, 0.25, 0.2, 0.05)  # ... mostly the 2 to 5 that
 GAPS = (-5, 16)  # pixels between neighbouring digits, drawn uniformly: overlapping by 5 to well apart
 RISE = 2  # each digit moved up or down by up to this many pixels, as handwriting wanders
 FILE_NAME = "number_reader.keras"  # saved beside the digit model
+SHIPPED_READER = config.MODELS_DIR / FILE_NAME
+RECORD_FILE = "number_reader.json"  # its training run, beside it
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,12 @@ class ReaderConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ReaderConfig:
-        """A configuration from a notebook's READER_* names (other names are skipped)."""
+        """A configuration from a notebook's READER_* names (other names, and None values, are skipped)."""
         known = {f.name for f in dataclasses.fields(cls)}
         changes = {
-            name[len("READER_") :].lower(): value for name, value in params.items() if name.startswith("READER_")
+            name[len("READER_") :].lower(): value
+            for name, value in params.items()
+            if name.startswith("READER_") and value is not None
         }
         unknown = sorted(f"READER_{name.upper()}" for name in changes if name not in known)
         if unknown:
@@ -73,6 +84,45 @@ class ReaderConfig:
         check_parameter("READER_VALIDATION_SIZE", self.validation_size, at_least=0, at_most=30000)
 
 
+READER_POOLS = ((2, 2), (2, 2), None, (config.IMAGE_SIZE // 4, 1))  # after each of the reader's conv layers
+
+
+def build_reader(width: int = 16, recurrent_units: int = 0, dropout: float = 0.2):
+    """The number reader's network: four 3x3 conv layers with batch norm over the
+    line (28 x `segment.LINE_WIDTH`), pooled to one row of frames a fourth of the width; a
+    1-D convolution across neighbouring frames; with `recurrent_units`, a bidirectional GRU over
+    all the frames (so each frame sees the whole line, not only its neighbours); 11 logits per
+    frame (ten digits and CTC's blank)."""
+    keras = runtime.keras()
+    layers = keras.layers
+    inputs = keras.Input((config.IMAGE_SIZE, segment.LINE_WIDTH, 1))
+    features = inputs
+    for filters, pool in zip((width, 2 * width, 4 * width, 4 * width), READER_POOLS):
+        features = layers.Conv2D(filters, 3, padding="same", use_bias=False)(features)
+        features = layers.BatchNormalization(momentum=models.BN_MOMENTUM)(features)
+        features = layers.Activation("relu")(features)
+        if pool:
+            features = layers.MaxPooling2D(pool)(features)
+    features = layers.Reshape((frames(), 4 * width))(features)
+    features = layers.Dropout(dropout)(features)
+    features = layers.Conv1D(8 * width, 3, padding="same", activation="relu")(features)
+    features = layers.Dropout(dropout)(features)
+    if recurrent_units:
+        features = layers.Bidirectional(layers.GRU(recurrent_units, return_sequences=True))(features)
+        features = layers.Dropout(dropout)(features)
+    return keras.Model(inputs, layers.Dense(config.NUM_CLASSES + 1)(features), name="number_reader")
+
+
+def stride() -> int:
+    """Columns of the line per frame of the number reader: what its pooling leaves of the width."""
+    return math.prod(pool[1] for pool in READER_POOLS if pool)
+
+
+def frames() -> int:
+    """The number reader's frames per line."""
+    return segment.LINE_WIDTH // stride()
+
+
 CHUNKS = 8  # training numbers are composed in this many seeded chunks, whatever the worker count
 
 
@@ -80,13 +130,13 @@ def _compose(task: tuple[np.ndarray, np.ndarray, int, np.random.SeedSequence]) -
     images, labels, count, seed = task
     rng = np.random.default_rng(seed)
     by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
-    lines = np.zeros((count, preprocess.FIELD, preprocess.LINE_WIDTH), np.uint8)
+    lines = np.zeros((count, preprocess.FIELD, segment.LINE_WIDTH), np.uint8)
     targets = np.full((count, MAX_DIGITS), -1, np.int32)
     for k in range(count):
         digits = rng.integers(0, 10, int(rng.choice(DIGIT_COUNTS, p=COUNT_WEIGHTS)))
         pictures = [np.roll(images[rng.choice(by_digit[d])], int(rng.integers(-RISE, RISE + 1)), 0) for d in digits]
         gaps = [int(g) for g in rng.integers(GAPS[0], GAPS[1] + 1, len(digits) - 1)]
-        lines[k] = np.round(255 * preprocess.to_line(synthetic.compose_number(pictures, gaps)))
+        lines[k] = np.round(255 * segment.to_line(compose_number(pictures, gaps)))
         targets[k, : len(digits)] = digits
     return lines, targets
 
@@ -96,7 +146,7 @@ def compose_numbers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`count` numbers of 1 to 6 digits drawn from `images` (28x28 uint8, with their `labels`),
     composed with random gaps (`GAPS`) and rises (`RISE`) and brought to the reader's input as a
-    picture of them would be (`preprocess.to_line`). Returns the lines (uint8) and the digits,
+    picture of them would be (`segment.to_line`). Returns the lines (uint8) and the digits,
     padded with -1 to `MAX_DIGITS`. The same for a seed whatever `workers` (processes; default:
     the cores this process may use)."""
     if not all((labels == digit).any() for digit in range(config.NUM_CLASSES)):
@@ -162,9 +212,9 @@ def decode(logits: np.ndarray) -> list[list[LineDigit]]:
 
 def frame_window(line: np.ndarray, frame: int) -> np.ndarray:
     """The 28x28 of a reader's input around one of its frames: what it looked at for that digit."""
-    frames = line.shape[1] // models.number_reader_stride()
-    centre = round((frame + 0.5) * preprocess.LINE_WIDTH / frames)
-    start = min(max(centre - preprocess.FIELD // 2, 0), preprocess.LINE_WIDTH - preprocess.FIELD)
+    count = line.shape[1] // stride()
+    centre = round((frame + 0.5) * segment.LINE_WIDTH / count)
+    start = min(max(centre - preprocess.FIELD // 2, 0), segment.LINE_WIDTH - preprocess.FIELD)
     return line[:, start : start + preprocess.FIELD]
 
 
@@ -175,8 +225,6 @@ def train_reader(
     it without optimizer state (`models.inference_copy`) as `FILE_NAME` beside the digit model,
     with a run record (`number_reader.json`). Returns the record. `mnist`: MNIST as
     `data.load_mnist` gives it (default: loaded from dataset/)."""
-    from digitlib import training  # the digit recipe's optimizer and epoch log; heavy, so imported here
-
     paths = paths or config.run_paths()
     paths.make()
     runtime.set_seeds(reader.seed)
@@ -186,7 +234,7 @@ def train_reader(
     lines, targets = compose_numbers(x_train, y_train, reader.numbers, reader.seed)
     composed = time.perf_counter() - started
     print(f"composed {len(lines)} training numbers in {composed:.0f} s", flush=True)
-    model = models.number_reader(reader.width, reader.recurrent_units)
+    model = build_reader(reader.width, reader.recurrent_units)
     steps = reader.epochs * training.steps_per_epoch(len(lines), reader.batch_size)
     model.compile(optimizer=training.make_optimizer("adam", reader.learning_rate, "cosine", steps), loss=ctc_loss)
     started = time.perf_counter()
@@ -200,7 +248,7 @@ def train_reader(
     )
     seconds = time.perf_counter() - started
     path = paths.models / FILE_NAME
-    models.inference_copy(model).save(path)
+    models.save_model(models.inference_copy(model), path)
     record = {
         "config": dataclasses.asdict(reader),
         "training_numbers": len(lines),
@@ -210,5 +258,42 @@ def train_reader(
         "model": config.display_path(path),
         "versions": records.library_versions(),
     }
-    records.write_json(paths.models / "number_reader.json", record)
+    records.write_json(paths.models / RECORD_FILE, record)
     return record
+
+
+def unsure_below_file(reader_path: str | os.PathLike = SHIPPED_READER) -> Path:
+    """Where the "?" threshold of the reader saved at `reader_path` lives: beside it."""
+    path = Path(reader_path)
+    return path.with_name(f"{path.stem}-rule.json")
+
+
+def load_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
+    """The "?" threshold chosen for the reader at `reader_path` (notebook 03b wrote it beside the
+    reader); the shipped reader's when that reader has none of its own."""
+    path = unsure_below_file(reader_path)
+    if not path.exists():
+        path = unsure_below_file(SHIPPED_READER)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No '?' threshold at {config.display_path(path)}: notebooks/03b_number_reader.ipynb chooses it"
+        )
+    return float(json.loads(path.read_text())["unsure_below"])
+
+
+def write_unsure_below(reader_path: str | os.PathLike, unsure_below: float, chosen: dict[str, Any]) -> Path:
+    """Write the reader's "?" threshold beside it, with how it was `chosen`."""
+    return records.write_json(unsure_below_file(reader_path), {"unsure_below": unsure_below, "chosen": chosen})
+
+
+def _train_command(args: Any) -> int:
+    record = train_reader(ReaderConfig())
+    print(f"trained the number reader in {record['train_seconds'] / 60:.1f} min: {record['model']}")
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "reader", help="train the number reader with ReaderConfig's defaults into models/ (about 20 min on 2 cores)"
+    )
+    command.set_defaults(handler=_train_command)

@@ -3,7 +3,11 @@
 `python -m digitlib run` renders the default run into notebooks/ (what `make run` does).
 With `--params FILE.yaml` or `-p NAME VALUE`, the executed notebooks, the model and the reports
 go to a run folder (`runs/<name>/`) and the rendered notebooks are left alone, unless `--out
-notebooks` asks for them.
+notebooks` asks for them. `--only 03 04` runs those notebooks alone (03b is its own number).
+
+Each notebook executes into a scratch file (`runs/partial/` for the rendered ones) and replaces
+its target only once it has run to the end, so an interrupted run leaves every notebook either as
+it was or finished.
 """
 
 from __future__ import annotations
@@ -32,24 +36,31 @@ NOTEBOOKS = (
 )
 
 
+PARTIAL_DIR = config.RUNS_DIR / "partial"  # rendered notebooks while they execute, and those that failed
+
+
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
-    """The pipeline's notebooks in order, optionally only those whose names start with one of `only`."""
+    """The pipeline's notebooks in order, optionally only those named in `only`, by number
+    ("03", "03b") or whole name ("03_training")."""
     found = [
         config.NOTEBOOKS_DIR / f"{name}.ipynb"
         for name in NOTEBOOKS
         if (config.NOTEBOOKS_DIR / f"{name}.ipynb").exists()
     ]
     if only:
-        found = [path for path in found if any(path.stem.startswith(prefix) for prefix in only)]
-        if not found:
-            raise ValueError(f"no notebook matches {', '.join(only)}; the notebooks are {', '.join(NOTEBOOKS)}")
+        unknown = [name for name in only if not any(name in (path.stem, path.stem.split("_")[0]) for path in found)]
+        if unknown:
+            raise ValueError(f"no notebook is called {', '.join(unknown)}; the notebooks are {', '.join(NOTEBOOKS)}")
+        found = [path for path in found if {path.stem, path.stem.split("_")[0]} & set(only)]
     return found
 
 
-def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) -> list[Path]:
+def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None, execute: bool = True) -> list[Path]:
     """Execute the notebooks in order into `out_dir`, passing each the parameters it declares.
 
-    Runs that do not write into notebooks/ also send the model and reports to `out_dir`."""
+    Runs that do not write into notebooks/ also send the model and reports to `out_dir`. With
+    `execute=False` the notebooks are only prepared (papermill's injected parameters, their
+    rendered outputs kept), for a runner that executes them itself (nbval, in the tests)."""
     import papermill
 
     os.chdir(config.PROJ_ROOT)  # papermill records the paths it is given: keep them relative
@@ -60,6 +71,8 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
     # no injected-parameters cell to the committed notebooks unless a parameter was really changed.
     params = dict(params) if rendering else {"OUTPUT_DIR": config.display_path(out_dir), **params}
     notebooks = notebook_paths(only)
+    if only:
+        print(f"running {', '.join(path.stem for path in notebooks)}", flush=True)
     declared_by = {path: set(papermill.inspect_notebook(str(path))) for path in notebook_paths()}
     unknown = sorted(set(params) - set().union(*declared_by.values()))
     if unknown:
@@ -69,16 +82,23 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
         declared = declared_by[source]
         passed = {name: value for name, value in params.items() if name in declared}
         target = out_dir / source.name
+        if not execute:
+            papermill.execute_notebook(str(source), str(target), parameters=passed, prepare_only=True)
+            executed.append(target)
+            continue
         shown = ", ".join(f"{k}={v!r}" for k, v in passed.items() if k != "OUTPUT_DIR") or "defaults"
         # one line per notebook: its name while it runs, then how it went
         print(f"[{index}/{len(notebooks)}] {source.stem} ({shown}) … ", end="", flush=True)
         started = time.perf_counter()
         if rendering:
             drop_injected_parameters(source)  # a leftover of an earlier parameterized render
+        # papermill writes the output after every cell: into a scratch file, moved into place when complete
+        partial = (PARTIAL_DIR if rendering else out_dir / ".partial") / source.name
+        partial.parent.mkdir(parents=True, exist_ok=True)
         try:
             papermill.execute_notebook(
                 config.display_path(source),
-                config.display_path(target),
+                config.display_path(partial),
                 parameters=passed,
                 cwd=str(config.NOTEBOOKS_DIR),
                 progress_bar=False,
@@ -90,9 +110,10 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None) ->
             print("failed", flush=True)
             raise NotebookFailed(
                 f"{source.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
-                f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(target)}"
+                f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(partial)}"
             ) from None
-        tidy_notebook(target, parameters=passed)
+        tidy_notebook(partial, parameters=passed)
+        os.replace(partial, target)
         print(f"done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
         executed.append(target)
     return executed

@@ -1,0 +1,221 @@
+"""Numbers measured: numbers of 2 to 5 digits composed from MNIST-like digits at several gaps,
+what a predictor reads of them, the "?" on their digits, and the choices made on validation numbers
+(where the shape checks apply, the number reader's "?").
+
+`number_pieces` reads the numbers through a `predict.Predictor` (any object with its
+`read_number`) into a table, one row per digit read; `number_outcomes` counts the numbers read
+exactly, with the right count of digits, and wrong without a "?". The tables can be replayed under
+another rule without the model: `number_flags`, `choose_number_checks`, `choose_reader_threshold`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from digitlib import config
+from digitlib.pictures import reader, rule
+from digitlib.pictures.synthetic import compose_number
+
+MAX_EXTRA_SILENT = 0.01  # where shape checks apply: at most this many more numbers wrong without a "?" than "every"
+READER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overlapping, touching, apart
+
+
+def draw_numbers(
+    images: np.ndarray, labels: np.ndarray, numbers: int, seed: int = 0
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """`numbers` numbers of 2 to 5 random digits, each with one of `images` (with their `labels`)
+    drawn for each of its digits: the digits and the pictures, the same for a seed."""
+    rng = np.random.default_rng(seed)
+    by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
+    drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
+    return drawn, [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+
+
+def number_pieces(
+    predictor: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int = 200,
+    gaps: Sequence[int] = NUMBER_GAPS,
+    seed: int = 0,
+) -> tuple[Any, np.ndarray]:
+    """Every digit a `predict.Predictor` reads in numbers of 2 to 5 digits composed from `images`
+    (MNIST-like, with their `labels`): the same `numbers` numbers, from the same images, composed
+    at each gap of `gaps`. One row per digit read (`rule.rule_table`'s columns, `label` the true
+    digit at its place when the count of digits is right, else -1), with the gap, the number, its
+    true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
+    the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
+    the number reader read it (`by_reader`) and whether the predictor flagged it "?" (at its
+    temperature, under the rule of the time); a number read as nothing has one row at place -1.
+    And each row's probabilities (zeros at place -1), so a table can be read again at another
+    temperature: its confidences, not its cuts, which the predictor chose at its own temperature."""
+    import pandas as pd
+
+    if numbers < 1:
+        raise ValueError(f"numbers must be at least 1, got {numbers}")
+    drawn, chosen = draw_numbers(images, labels, numbers, seed)
+    tables, probabilities = [], []
+    for gap in gaps:
+        for k, (number, digits) in enumerate(zip(drawn, chosen)):
+            reading = predictor.read_number(compose_number(digits, gap))
+            truth = "".join(str(d) for d in number)
+            read = len(reading.digits)
+            if read:
+                places = [int(d) for d in number] if read == len(number) else [-1] * read
+                table = rule.rule_table(reading.digits, np.array(places))
+                flagged = [p.status != "ok" for p in reading.digits]  # as the interface flags them
+                table = table.assign(
+                    position=range(read), cut=reading.cut, by_reader=reading.by_reader, flagged=flagged
+                )
+                probabilities += [p.probabilities for p in reading.digits]
+            else:
+                table = pd.DataFrame(
+                    [
+                        {
+                            "label": -1,
+                            "digit": -1,
+                            "confidence": 0.0,
+                            "position": -1,
+                            "cut": False,
+                            "by_reader": False,
+                            "flagged": False,
+                        }
+                    ]
+                )
+                probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
+            tables.append(table.assign(gap=gap, number=k, truth=truth, digits=len(truth), pieces=read))
+    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "by_reader", "flagged"]
+    pieces = pd.concat(tables, ignore_index=True)
+    return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
+
+
+def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool = True) -> Any:
+    """Per gap of a `number_pieces` table (or over all gaps), the share of numbers read exactly
+    (every digit right and none flagged "?"), with the right count of digits, and read wrong
+    without any "?" (a number read as nothing counts there). `flags` marks the digits flagged
+    "?" (default: `number_flags`, the shipped rules). Tables of several runs, pooled,
+    tell their numbers apart by a `run` column."""
+    flags = number_flags(pieces) if flags is None else np.asarray(flags, bool)
+    if "run" not in pieces and pieces.duplicated(["gap", "number", "position"]).any():
+        raise ValueError("the table repeats numbers: tables of several runs need a `run` column")
+    per_digit = pieces.assign(flagged=flags, right=(pieces["digit"] == pieces["label"]) & (pieces["position"] >= 0))
+    keys = ["run", "gap", "number"] if "run" in pieces else ["gap", "number"]  # tables of several runs
+    per_number = per_digit.groupby(keys).agg(
+        digits=("digits", "first"), read=("pieces", "first"), all_right=("right", "all"), any_flag=("flagged", "any")
+    )
+    right_count = per_number["read"] == per_number["digits"]
+    exact = right_count & per_number["all_right"] & ~per_number["any_flag"]
+    frame = per_number.assign(
+        read_exactly=exact, right_count=right_count, read_wrong_without_a_question_mark=~exact & ~per_number["any_flag"]
+    )
+    columns = ["read_exactly", "right_count", "read_wrong_without_a_question_mark"]
+    if not by_gap:
+        return frame[columns].mean().to_frame().T.assign(numbers=len(frame))[["numbers", *columns]]
+    grouped = frame.groupby(level="gap")
+    return grouped[columns].mean().assign(numbers=grouped.size()).reset_index()[["gap", "numbers", *columns]]
+
+
+def number_reading(
+    predictor: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int = 200,
+    gaps: Sequence[int] = NUMBER_GAPS,
+    seed: int = 0,
+) -> Any:
+    """How a `predict.Predictor` reads numbers of 2 to 5 digits composed from `images`: per gap,
+    `number_outcomes` of its `number_pieces`, with the "?" the predictor showed."""
+    pieces, _ = number_pieces(predictor, images, labels, numbers, gaps, seed)
+    return number_outcomes(pieces, pieces["flagged"].to_numpy(bool))
+
+
+def number_flags(
+    pieces: Any,
+    shape_checks: str | None = None,
+    thresholds: dict[str, float] | None = None,
+    unsure_below: float | None = None,
+) -> np.ndarray:
+    """Which digits of a `number_pieces` table get a "?" under `thresholds`, the shape checks
+    applying as `shape_checks` says (one of `rule.NUMBER_CHECK_CHOICES`); digits of the number
+    reader (`by_reader`) by its own threshold, `unsure_below`. Defaults: the shipped rules. A number
+    read as nothing (position -1) has no digit to flag."""
+    if shape_checks is None or thresholds is None:
+        shipped = rule.load_rule()
+        shape_checks = shape_checks or shipped.shape_checks_in_numbers
+        thresholds = thresholds or shipped.thresholds
+    applies = rule.shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool))
+    flags = rule.flagged(pieces, thresholds, applies)
+    if "by_reader" in pieces:
+        flags = reader_flags(pieces, unsure_below, model_flags=flags)
+    return flags & (pieces["position"] >= 0).to_numpy()
+
+
+def choose_number_checks(
+    pieces: Any, thresholds: dict[str, float] | None = None, max_extra_silent: float = MAX_EXTRA_SILENT
+) -> tuple[str, Any]:
+    """The choice of `rule.NUMBER_CHECK_CHOICES` that reads the most numbers of `pieces` (a
+    `number_pieces` table, every gap pooled) exactly, among those whose share read wrong without a
+    "?" is at most `max_extra_silent` above that of "every" (the single-picture rule); and each
+    choice's outcomes. Tables of several runs need a `run` column."""
+    import pandas as pd
+
+    tried = pd.concat(
+        [
+            number_outcomes(pieces, number_flags(pieces, choice, thresholds), by_gap=False).assign(
+                **{"shape checks": choice}
+            )
+            for choice in rule.NUMBER_CHECK_CHOICES
+        ]
+    ).set_index("shape checks")
+    ceiling = tried.loc["every", "read_wrong_without_a_question_mark"] + max_extra_silent
+    tried["allowed"] = tried["read_wrong_without_a_question_mark"] <= ceiling + 1e-12
+    allowed = tried[tried["allowed"]]
+    return str(allowed["read_exactly"].idxmax()), tried
+
+
+def reader_flags(pieces: Any, unsure_below: float | None = None, model_flags: Any = None) -> np.ndarray:
+    """The "?" on every digit of a `number_pieces` table read with a number reader: on the
+    reader's digits (`by_reader`) where its confidence is below `unsure_below` (default: the
+    shipped reader's); on the digit model's, `model_flags` (default: as the predictor flagged them)."""
+    unsure_below = reader.load_unsure_below() if unsure_below is None else unsure_below
+    from_reader = pieces["by_reader"].to_numpy(bool) & (pieces["position"].to_numpy() >= 0)
+    model_flags = pieces["flagged"].to_numpy(bool) if model_flags is None else np.asarray(model_flags, bool)
+    return np.where(from_reader, pieces["confidence"].to_numpy() < unsure_below, model_flags)
+
+
+def choose_reader_threshold(
+    pieces: Any,
+    grid: tuple[float, ...] = READER_THRESHOLD_GRID,
+    max_correct_flagged: float = rule.MAX_CORRECT_FLAGGED,
+) -> tuple[float, Any]:
+    """The "?" threshold for the number reader's digits, from a `number_pieces` table of validation
+    numbers: the highest of `grid` that flags at most `max_correct_flagged` of the digits the
+    reader reads right. Returns it and, per threshold, the shares of the reader's digits flagged
+    (right and wrong ones; a digit of a number read with the wrong count of digits is wrong) and of
+    the numbers read exactly and read wrong without a "?", pooled over gaps."""
+    import pandas as pd
+
+    from_reader = pieces["by_reader"].to_numpy(bool) & (pieces["position"].to_numpy() >= 0)
+    right = (pieces["digit"] == pieces["label"]).to_numpy()
+    right_ones, wrong_ones = from_reader & right, from_reader & ~right
+    rows = []
+    for threshold in grid:
+        flags = reader_flags(pieces, threshold)
+        pooled = number_outcomes(pieces, flags, by_gap=False).iloc[0]
+        rows.append(
+            {
+                "unsure_below": threshold,
+                "right_digits_flagged": float(flags[right_ones].mean()) if right_ones.any() else 0.0,
+                "wrong_digits_flagged": float(flags[wrong_ones].mean()) if wrong_ones.any() else 0.0,
+                "read_exactly": pooled["read_exactly"],
+                "read_wrong_without_a_question_mark": pooled["read_wrong_without_a_question_mark"],
+            }
+        )
+    trade = pd.DataFrame(rows).set_index("unsure_below")
+    allowed = trade.index[trade["right_digits_flagged"] <= max_correct_flagged + 1e-12]
+    return float(max(allowed, default=min(grid))), trade

@@ -1,0 +1,266 @@
+"""The "not sure" rule: what it reads of a prediction, how it is chosen, and the file it lives in.
+
+- **no digit**: preprocessing finds almost no ink (fewer than `preprocess.MIN_INK_PIXELS` ink
+  pixels at the working size): nothing is predicted.
+- **uncertain** ("not sure"): the network has little evidence for any digit (its energy, the log
+  of the summed exponentials of its logits, is below `MIN_ENERGY`: pictures unlike anything it
+  was trained on score low whatever their softmax says), or the top probability (calibrated by
+  the rule's temperature) is below `UNCERTAIN_BELOW`, or the 28x28 input has a shape no MNIST
+  digit has: its ink covers less than `MIN_INK_SHARE` or more than `MAX_INK_SHARE` of the field,
+  it encloses more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more than
+  `MAX_PARTS` pieces. The prediction is still returned, flagged, so an interface can say "not sure".
+
+The values are chosen on validation data, never typed here: notebook 05 fits the temperature and
+picks the thresholds with `choose_thresholds` from the held-out outputs of
+`params/sweeps/thresholds.yaml`, and writes them with where they came from into the rule file
+beside the model (`models/cnn-rule.json`), which `load_rule` reads for the predictor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitlib import config, evaluation, records
+
+THRESHOLD_NAMES = ("UNCERTAIN_BELOW", "MIN_INK_SHARE", "MAX_INK_SHARE", "MAX_HOLES", "MAX_PARTS", "MIN_ENERGY")
+THRESHOLD_GRID: dict[str, list[float]] = {
+    "UNCERTAIN_BELOW": [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95],
+    "MIN_INK_SHARE": [0.02, 0.025, 0.03, 0.04],
+    "MAX_INK_SHARE": [0.25, 0.3, 0.35],
+    "MAX_HOLES": [2],
+    "MAX_PARTS": [3, 4],
+    "MIN_ENERGY": [0.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],  # 0: practically off (digits score 10 and more)
+}
+MAX_CORRECT_FLAGGED = 0.02  # a rule may flag at most this share of the digits read right
+SHAPE_PARTS = ("ink_share", "holes", "parts")  # the parts of the rule that read the input's shape
+# Where the shape checks apply to a digit read in a number: on every digit, only on what comes out
+# of a part wider than the line (cut out of touching ink, or read whole by the number reader), or on none.
+NUMBER_CHECK_CHOICES = ("every", "cut", "none")
+SHIPPED_RULE = config.MODELS_DIR / "cnn-rule.json"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The "not sure" rule a predictor applies, as the notebook that chose it wrote it."""
+
+    temperature: float  # the model's probabilities are read as softmax(logits / temperature)
+    thresholds: dict[str, float]  # THRESHOLD_NAMES -> value
+    shape_checks_in_numbers: str  # one of NUMBER_CHECK_CHOICES
+    chosen: dict[str, Any] = field(default_factory=dict)  # by which notebook, on which data
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(THRESHOLD_NAMES) - set(self.thresholds))
+        if missing:
+            raise ValueError(f"a rule needs the thresholds {', '.join(missing)}")
+        if self.shape_checks_in_numbers not in NUMBER_CHECK_CHOICES:
+            raise ValueError(f"shape checks in numbers must be one of {', '.join(NUMBER_CHECK_CHOICES)}")
+        if not self.temperature > 0:
+            raise ValueError(f"the temperature must be positive, got {self.temperature!r}")
+
+
+def rule_file(model_path: str | Path) -> Path:
+    """Where the rule of the model saved at `model_path` lives: `NAME-rule.json` beside it."""
+    path = Path(model_path)
+    return path.with_name(f"{path.stem}-rule.json")
+
+
+def load_rule(path: str | Path = SHIPPED_RULE) -> Rule:
+    """The rule written by `write_rule` at `path` (default: the shipped model's)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No rule file at {config.display_path(path)}: notebooks/05_interface.ipynb chooses the rule and writes it"
+        )
+    found = json.loads(path.read_text())
+    return Rule(
+        float(found["temperature"]),
+        {name: found["thresholds"][name] for name in THRESHOLD_NAMES},
+        found["shape_checks_in_numbers"],
+        found.get("chosen", {}),
+    )
+
+
+def write_rule(path: str | Path, rule: Rule) -> Path:
+    """Write `rule` to `path` (whole or not at all)."""
+    return records.write_json(
+        Path(path),
+        {
+            "temperature": rule.temperature,
+            "thresholds": rule.thresholds,
+            "shape_checks_in_numbers": rule.shape_checks_in_numbers,
+            "chosen": rule.chosen,
+        },
+    )
+
+
+def shape_checks_apply(choice: str, cut: Any) -> np.ndarray:
+    """Per digit of a number, whether the shape checks apply under `choice` (one of
+    `NUMBER_CHECK_CHOICES`), given whether each digit came out of a wide part (`cut`)."""
+    cut = np.asarray(cut, bool)
+    if choice not in NUMBER_CHECK_CHOICES:
+        raise ValueError(f"shape checks in numbers must be one of {', '.join(NUMBER_CHECK_CHOICES)}, got {choice!r}")
+    return {"every": np.ones_like(cut), "cut": cut, "none": np.zeros_like(cut)}[choice]
+
+
+def shape_measures(model_input: np.ndarray) -> dict[str, float]:
+    """Ink share (pixels above half intensity), enclosed holes and separate pieces of a 28x28 input."""
+    from scipy import ndimage
+
+    ink = np.asarray(model_input) > 0.5
+    labels, count = ndimage.label(ink)
+    sizes = ndimage.sum(ink, labels, range(1, count + 1)) if count else []
+    background, regions = ndimage.label(~ink)
+    touching = set(np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])))
+    region_sizes = ndimage.sum(~ink, background, range(1, regions + 1)) if regions else []
+    holes = sum(1 for label, size in enumerate(region_sizes, 1) if label not in touching and size >= 2)
+    return {"ink_share": float(ink.mean()), "holes": holes, "parts": sum(1 for size in sizes if size >= 3)}
+
+
+def broken_parts(
+    confidence, ink_share, holes, parts, energy=np.nan, thresholds: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Which parts of the rule's `thresholds` (default: the shipped rule's) a prediction breaks, one
+    truth value per part; works on single values and on numpy arrays alike. An unknown energy
+    (NaN: a model without logits, such as an ensemble) breaks nothing."""
+    thresholds = thresholds or load_rule().thresholds
+    ink_share = np.asarray(ink_share)
+    return {
+        "energy": np.asarray(energy) < thresholds.get("MIN_ENERGY", -np.inf),
+        "confidence": np.asarray(confidence) < thresholds["UNCERTAIN_BELOW"],
+        "ink_share": (ink_share < thresholds["MIN_INK_SHARE"]) | (ink_share > thresholds["MAX_INK_SHARE"]),
+        "holes": np.asarray(holes) > thresholds["MAX_HOLES"],
+        "parts": np.asarray(parts) > thresholds["MAX_PARTS"],
+    }
+
+
+def judge(
+    probabilities: np.ndarray,
+    model_input: np.ndarray,
+    thresholds: dict[str, float],
+    energy: float = np.nan,
+    shape_checks: bool = True,
+) -> tuple[str, list[str]]:
+    """The status of a prediction under the rule's `thresholds`, and why (without the checks on the
+    input's shape when `shape_checks` is False)."""
+    confidence = float(np.max(probabilities))
+    shape = shape_measures(model_input)
+    broken = broken_parts(confidence, shape["ink_share"], shape["holes"], shape["parts"], energy, thresholds)
+    if not shape_checks:
+        broken.update(dict.fromkeys(SHAPE_PARTS, False))
+    reasons = []
+    if broken["energy"]:
+        reasons.append(
+            f"little evidence for any digit (energy {energy:.1f}, below the rule's {thresholds['MIN_ENERGY']:g})"
+        )
+    if broken["confidence"]:
+        reasons.append(f"top probability {100 * confidence:.0f} % is below {100 * thresholds['UNCERTAIN_BELOW']:.0f} %")
+    if broken["ink_share"]:
+        reasons.append(
+            f"ink covers {100 * shape['ink_share']:.0f} % of the field, unlike digits "
+            f"({100 * thresholds['MIN_INK_SHARE']:.1f}-{100 * thresholds['MAX_INK_SHARE']:.0f} %)"
+        )
+    if broken["holes"]:
+        reasons.append(f"{shape['holes']} enclosed holes (digits have at most {thresholds['MAX_HOLES']})")
+    if broken["parts"]:
+        reasons.append(f"{shape['parts']} separate pieces (digits have at most {thresholds['MAX_PARTS']})")
+    return ("uncertain" if reasons else "ok"), reasons
+
+
+def rule_table(predictions: list, labels: np.ndarray) -> Any:
+    """What the rule reads of each prediction (`predict.Prediction`), one row per picture: its true
+    `label` (-1 for a picture that is not a digit), the digit read (-1 for none), the confidence and
+    the shape measures. Enough to replay any rule of `THRESHOLD_GRID` without the model."""
+    import pandas as pd
+
+    rows = []
+    for prediction, label in zip(predictions, labels, strict=True):
+        shape = shape_measures(prediction.model_input)
+        rows.append(
+            {
+                "label": int(label),
+                "digit": -1 if prediction.digit is None else prediction.digit,
+                "confidence": round(prediction.confidence, 6),
+                "ink_share": round(shape["ink_share"], 5),
+                "holes": shape["holes"],
+                "parts": shape["parts"],
+                "energy": round(prediction.energy, 4),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def flagged(table: Any, thresholds: dict[str, float] | None = None, shape_applies: Any = True) -> np.ndarray:
+    """Per row of a `rule_table`: no digit read, or a part of the rule broken (the shape parts only
+    where `shape_applies`)."""
+    energy = table["energy"] if "energy" in table else np.full(len(table), np.nan)  # tables without energy
+    broken = broken_parts(table["confidence"], table["ink_share"], table["holes"], table["parts"], energy, thresholds)
+    shape = np.logical_or.reduce([np.asarray(broken[part]) for part in SHAPE_PARTS])
+    return (
+        (table["digit"] < 0).to_numpy()
+        | np.asarray(broken["energy"])
+        | np.asarray(broken["confidence"])
+        | (shape & np.asarray(shape_applies, bool))
+    )
+
+
+def rule_outcomes(table: Any, thresholds: dict[str, float] | None = None) -> dict[str, float]:
+    """The shares the rule's `thresholds` (default: the shipped rule's) flag in a `rule_table`: of
+    the digits read right, of the digits misread, of all digits, and of the pictures that are not digits."""
+    flags = flagged(table, thresholds)
+    digit = (table["label"] >= 0).to_numpy()
+    right = digit & (table["digit"] == table["label"]).to_numpy()
+    wrong = digit & ~right
+
+    def share(mask: np.ndarray) -> float:
+        return float(flags[mask].mean()) if mask.any() else float("nan")
+
+    return {
+        "correct_flagged": share(right),
+        "misread_flagged": share(wrong),
+        "digits_flagged": share(digit),
+        "non_digits_flagged": share(~digit),
+    }
+
+
+def at_temperature(table: Any, probabilities: np.ndarray, temperature: float) -> Any:
+    """A `rule_table` with each picture's confidence as the model gives it at `temperature`, from
+    the picture's raw probabilities (one row each, in the table's order). Pictures with no digit
+    keep confidence 0."""
+    if len(probabilities) != len(table):
+        raise ValueError(f"{len(probabilities)} rows of probabilities for a table of {len(table)} pictures")
+    read = np.asarray(probabilities).sum(axis=1) > 0
+    confidence = np.zeros(len(table))
+    confidence[read] = evaluation.with_temperature(probabilities[read], temperature).max(axis=1)
+    return table.assign(confidence=confidence.round(6))
+
+
+def choose_thresholds(
+    table: Any, grid: dict[str, list[float]] | None = None, max_correct_flagged: float = MAX_CORRECT_FLAGGED
+) -> tuple[dict[str, float], Any]:
+    """The rule of `grid` (default `THRESHOLD_GRID`) that flags the most non-digits among those that
+    flag at most `max_correct_flagged` of the digits read right (ties: more misread digits caught,
+    then fewer right ones flagged, then the grid's order), and every rule's outcomes, best first."""
+    import pandas as pd
+
+    tried_grid: dict[str, list[float]] = grid or THRESHOLD_GRID
+    rows = []
+    for values in itertools.product(*tried_grid.values()):
+        thresholds = dict(zip(tried_grid, values))
+        rows.append({**thresholds, **rule_outcomes(table, thresholds)})
+    tried = pd.DataFrame(rows)
+    tried["allowed"] = tried["correct_flagged"] <= max_correct_flagged
+    tried["tie_break"] = -tried["correct_flagged"]
+    # a stable sort: rules that do exactly as well keep the grid's order
+    tried = tried.sort_values(
+        ["allowed", "non_digits_flagged", "misread_flagged", "tie_break"], ascending=False, kind="stable"
+    )
+    tried = tried.drop(columns="tie_break").reset_index(drop=True)
+    if not tried["allowed"].any():
+        raise ValueError(f"no rule of the grid flags at most {100 * max_correct_flagged:.1f} % of right answers")
+    return {name: tried.loc[0, name].item() for name in tried_grid}, tried
