@@ -1,7 +1,9 @@
-"""GPU check: the Keras "Simple MNIST convnet" recipe and the project's default recipe, trained one
-after the other in one process on one GPU, with Keras 3 on the JAX backend (a borrowed GPU machine
-has JAX but no TensorFlow). Prints the device, each run's training time and test accuracy (read
-once), and the ratio default / Keras; writes $OUT/gpu_check.json when OUT is set.
+"""GPU check: the Keras "Simple MNIST convnet" recipe (`keras_recipe.py`) and the project's default
+recipe (`training.train(TrainConfig())`, the function notebook 03 calls), trained one after the
+other in one process on one GPU, with Keras 3 on the JAX backend (a borrowed GPU machine has JAX
+but no TensorFlow: `train` then feeds `fit` arrays and augments them in the model's first layer).
+Prints the device, each run's training time and test accuracy (read once), and the ratio
+default / Keras; writes $OUT/gpu_check.json when OUT is set.
 
     python benchmarks/gpu_check.py --pack        # here, once: MNIST into .gpu/ as gzipped IDX (11 MB)
     KERAS_BACKEND=jax python3 benchmarks/gpu_check.py            # there, on the GPU (well under a minute)
@@ -10,29 +12,8 @@ once), and the ratio default / Keras; writes $OUT/gpu_check.json when OUT is set
 The device has JAX but no Keras: `pip download` the wheels of keras, namex and optree (the versions
 of requirements.lock, for its Python) into .whl/ here, carry .whl and .gpu, and there install them
 with `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and PYTHONPATH=/tmp/site:$PWD.
-
 The data is read from .gpu/ by `data.load_local`, which checks each file's SHA-256 as it does for
-dataset/ (the IDX files gzipped are a format it reads; its .npz must be Keras's own file, byte for
-byte, so a packed .npz would not pass).
-
-The Keras recipe is `train_benchmark.py`'s baseline, line for line: `models.simple_convnet()`,
-categorical cross-entropy on one-hot labels, Adam with Keras's defaults, batch 128, 15 epochs,
-`validation_split=0.1`, NumPy arrays straight into `fit`.
-
-The default recipe is `TrainConfig()`'s, built from digitlib's pieces (`models.build_model`,
-`training.make_optimizer` with its cosine schedule and adapted weight averaging,
-`training.compile_model`, `training.recalibrate_batch_norm`) on all 60,000 images, its epochs
-(18) and batch 256. What differs from
-`training.train`, which needs TensorFlow:
-- augmentation: `random_affine`, the transform of `augment.make_augmentation` (one random
-  rotation, zoom and shift per image, ROTATION, SHIFT and ZOOM of `TrainConfig()`, one bilinear
-  resampling, black fill) written in Keras ops instead of TensorFlow's
-  ImageProjectiveTransformV3, in a wrapper model in front of the CNN that `fit` trains, so it
-  runs on the GPU and only in training;
-- input: NumPy arrays into `fit(shuffle=True)` instead of `data.make_dataset`'s tf.data pipeline;
-- the split: `split_data`'s two lines on the arrays from .gpu/ (it loads from dataset/);
-- nothing of `train`'s bookkeeping: no distribution strategy, callbacks (backup, CSV, TensorBoard,
-  epoch log), saved model, run record or ensemble.
+dataset/ (the IDX files gzipped are a format it reads).
 
 Times are `fit`'s wall time, compile included; "excluding compile" takes off what the first epoch
 (where JAX compiles the steps, and again for the last, smaller batch) took beyond the median of the
@@ -46,6 +27,7 @@ import gzip
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -57,10 +39,13 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlib import augment, config, data, evaluation, models, runtime, training  # noqa: E402
+import keras_recipe  # noqa: E402  (beside this script)
+
+from digitlib import config, data, evaluation, runtime, training  # noqa: E402
 
 GPU_DIR = ROOT / ".gpu"
 SMOKE_IMAGES, SMOKE_EPOCHS = 2000, 2
+SLOW_EPOCH_SECONDS = 15  # after the first (compiling) epoch: stop there, the lease is short
 
 
 def say(text: str) -> None:
@@ -78,120 +63,73 @@ def pack() -> None:
     say(f"wrote {config.display_path(GPU_DIR)}/*.gz, {sum(f.stat().st_size for f in GPU_DIR.iterdir()) / 1e6:.1f} MB")
 
 
-def random_affine(rotation_degrees: float, shift: float, zoom: float):
-    """`augment.make_augmentation`'s transform (`augment.inverse_transforms`) in Keras ops: one
-    random rotation, zoom and shift per image, one bilinear resampling, black fill; active in
-    training only. (Keras's RandomRotation,
-    RandomTranslation and RandomZoom layers took 85 s an epoch on the H200 under JAX.)"""
-    keras = runtime.keras()
-    ops = keras.ops
-    max_angle = float(np.deg2rad(rotation_degrees))
+class Clock:
+    """A Keras callback's factory that times `fit`: in all, per epoch, and without the first epoch's compile."""
 
-    class RandomAffine(keras.layers.Layer):  # type: ignore[name-defined]  # Keras is imported at run time
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.seeds = keras.random.SeedGenerator(config.SEED)
+    def __init__(self) -> None:
+        keras = runtime.keras()
+        self.marks: list[float] = []
+        clock = self
 
-        def call(self, images, training=False):
-            if not training:
-                return images
-            count, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
-            angle = keras.random.uniform((count,), -max_angle, max_angle, seed=self.seeds)
-            scale = keras.random.uniform((count,), 1.0 - zoom, 1.0 + zoom, seed=self.seeds)
-            shift_y = keras.random.uniform((count,), -shift, shift, seed=self.seeds) * height
-            shift_x = keras.random.uniform((count,), -shift, shift, seed=self.seeds) * width
-            transforms = augment.inverse_transforms(ops, angle, scale, shift_y, shift_x, height, width)
-            return ops.image.affine_transform(
-                images, transforms, interpolation="bilinear", fill_mode="constant", fill_value=0
-            )
+        class EpochClock(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
+            def on_train_begin(self, logs=None):
+                clock.started = time.perf_counter()
 
-    return RandomAffine(name="augmentation")
+            def on_epoch_end(self, epoch, logs=None):
+                loss = float(logs["loss"])  # waits for the epoch's last step
+                clock.marks.append(time.perf_counter())
+                took = clock.marks[-1] - (clock.marks[-2] if epoch else clock.started)
+                say(f"    epoch {epoch + 1}: {took:.2f} s, loss {loss:.4f}")
+                if epoch and took > SLOW_EPOCH_SECONDS:
+                    say(f"    stopping: an epoch took over {SLOW_EPOCH_SECONDS} s")
+                    self.model.stop_training = True
 
+            def on_train_end(self, logs=None):
+                clock.ended = time.perf_counter()
 
-SLOW_EPOCH_SECONDS = 15  # after the first (compiling) epoch: stop there, the lease is short
+        self.callback = EpochClock()
 
-
-def fit_timed(model, x, y, **fit_args) -> dict:
-    """`model.fit(x, y, **fit_args)`, timed: in all, per epoch, and without the first epoch's compile."""
-    keras = runtime.keras()
-    marks: list[float] = []
-
-    class Clock(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
-        def on_epoch_end(self, epoch, logs=None):
-            loss = float(logs["loss"])  # waits for the epoch's last step
-            marks.append(time.perf_counter())
-            took = marks[-1] - (marks[-2] if epoch else started)
-            say(f"    epoch {epoch + 1}: {took:.2f} s, loss {loss:.4f}")
-            if epoch and took > SLOW_EPOCH_SECONDS:
-                say(f"    stopping: an epoch took over {SLOW_EPOCH_SECONDS} s")
-                self.model.stop_training = True
-
-    started = time.perf_counter()
-    model.fit(x, y, verbose=0, callbacks=[Clock()], **fit_args)
-    seconds = time.perf_counter() - started
-    epochs = np.diff([started, *marks])
-    steady = float(np.median(epochs[1:])) if len(epochs) > 1 else float(epochs[0])
-    return {
-        "fit_seconds": seconds,
-        "fit_seconds_excluding_compile": seconds - max(float(epochs[0]) - steady, 0.0),
-        "first_epoch_seconds": float(epochs[0]),
-        "steady_epoch_seconds": steady,
-        "epochs": len(epochs),
-    }
+    def figures(self) -> dict:
+        seconds = self.ended - self.started
+        epochs = np.diff([self.started, *self.marks])
+        steady = float(np.median(epochs[1:])) if len(epochs) > 1 else float(epochs[0])
+        return {
+            "fit_seconds": seconds,
+            "fit_seconds_excluding_compile": seconds - max(float(epochs[0]) - steady, 0.0),
+            "first_epoch_seconds": float(epochs[0]),
+            "steady_epoch_seconds": steady,
+            "epochs": len(epochs),
+        }
 
 
 def test_accuracy(model, x_test, y_test) -> float:
     return evaluation.accuracy_and_loss(evaluation.predict_probabilities(model, x_test), y_test)["accuracy"]
 
 
-def keras_recipe(x_all, y_all, x_test, y_test, smoke: bool) -> dict:
-    """train_benchmark.py's baseline: the Keras example's model and `fit`."""
+def keras_run(arrays: data.Arrays, smoke: bool) -> dict:
+    (x_all, y_all), (x_test, y_test) = arrays
     runtime.set_seeds(config.SEED)
-    model = models.simple_convnet()
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    x_train, y_train = data.prepare(x_all, y_all, one_hot_labels=True)
-    timing = fit_timed(
-        model, x_train, y_train, batch_size=128, epochs=SMOKE_EPOCHS if smoke else 15, validation_split=0.1
-    )
-    return {**timing, "training_images": int(len(x_train) * 0.9), "test_accuracy": test_accuracy(model, x_test, y_test)}
+    clock = Clock()
+    epochs = SMOKE_EPOCHS if smoke else keras_recipe.EPOCHS
+    model, images = keras_recipe.train_keras_recipe(x_all, y_all, epochs, callbacks=[clock.callback])
+    return {**clock.figures(), "training_images": images, "test_accuracy": test_accuracy(model, x_test, y_test)}
 
 
-def default_recipe(x_all, y_all, x_test, y_test, smoke: bool) -> dict:
-    """`TrainConfig()`'s recipe from digitlib's pieces, augmented by Keras's random layers (see above)."""
-    keras = runtime.keras()
-    recipe = training.TrainConfig()
+def default_run(arrays: data.Arrays, smoke: bool) -> dict:
+    _, (x_test, y_test) = arrays
+    recipe = training.TrainConfig(tensorboard=False)
     if smoke:
         recipe = recipe.replace(train_size=SMOKE_IMAGES, epochs=SMOKE_EPOCHS)
-    (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, recipe.validation_size, seed=recipe.seed)
-    x_train, y_train = data.subset(x_train, y_train, recipe.train_size or None, seed=recipe.seed)
-    split = training.TrainingData(x_train, y_train, x_val, y_val, recipe.seed)
-    runtime.set_seeds(recipe.seed)
-    model = training.model_for(recipe)
-    augmentation = random_affine(recipe.rotation, recipe.shift, recipe.zoom)
-    trained = keras.Sequential([keras.Input(models.INPUT_SHAPE), augmentation, model], name="augmented")
-    total_steps = recipe.epochs * training.steps_per_epoch(len(split.x_train), recipe.batch_size)
-    optimizer = training.make_optimizer(
-        recipe.optimizer, recipe.learning_rate, recipe.schedule, total_steps, ema_momentum=recipe.ema_momentum
-    )
-    training.compile_model(trained, optimizer)
-    timing = fit_timed(
-        trained, *data.prepare(split.x_train, split.y_train), batch_size=recipe.batch_size, epochs=recipe.epochs
-    )
-    averages = optimizer._model_variables_moving_average if recipe.ema_momentum else []
-    found = {
-        **timing,
-        "training_images": len(split.x_train),
-        "ema_weights_in_model": bool(
-            averages and all(np.allclose(w, a) for w, a in zip(model.trainable_weights, averages) if a is not None)
-        ),
-        "test_accuracy_before_bn_recalibration": test_accuracy(model, x_test, y_test),
-    }
-    if recipe.bn_recalibration:
-        started = time.perf_counter()
-        training.recalibrate_batch_norm(model, split.reference[0])
-        found["bn_recalibration_seconds"] = time.perf_counter() - started
-    found["test_accuracy"] = test_accuracy(model, x_test, y_test)
-    return found
+    clock = Clock()
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
+        result = training.train(recipe, config.run_paths(folder), callbacks=[clock.callback], mnist=arrays)
+        model = result.load_model()
+        return {
+            **clock.figures(),
+            "training_images": result.record["training_images"],
+            "train_seconds_with_saving": result.seconds,
+            "test_accuracy": test_accuracy(model, x_test, y_test),
+        }
 
 
 def main() -> int:
@@ -215,23 +153,23 @@ def main() -> int:
     if jax.default_backend() != "gpu" and not args.smoke:
         say("no GPU: JAX runs on the CPU (is the CUDA plugin there?); a full run here would take long, stopping")
         return 1
-    arrays = data.load_local(GPU_DIR)
+    arrays = data.load_local(GPU_DIR) or (data.load_local(config.DATASET_DIR) if args.smoke else None)
     if arrays is None:
         say(f"no MNIST in {GPU_DIR}: run `python benchmarks/gpu_check.py --pack` first")
         return 1
-    (x_all, y_all), (x_test, y_test) = arrays
     if args.smoke:
-        x_all, y_all = data.subset(x_all, y_all, SMOKE_IMAGES)
+        (x_all, y_all), test = arrays
+        arrays = (data.subset(x_all, y_all, SMOKE_IMAGES), test)
     result: dict = {
         "device": device.device_kind,
         "platform": jax.default_backend(),
         "versions": {"jax": jax.__version__, "keras": keras.__version__, "python": sys.version.split()[0]},
         "smoke": args.smoke,
     }
-    for name, run in (("keras_recipe", keras_recipe), ("default_recipe", default_recipe)):
+    for name, run in (("keras_recipe", keras_run), ("default_recipe", default_run)):
         say(f"{name} …")
         try:
-            result[name] = run(x_all, y_all, x_test, y_test, args.smoke)
+            result[name] = run(arrays, args.smoke)
         except Exception:  # one recipe failing on this backend should not lose the other's figures
             result[name] = {"error": traceback.format_exc()}
             say(result[name]["error"])
@@ -248,9 +186,7 @@ def main() -> int:
             result[f"ratio_{key}"] = ours[key] / base[key]
         say(
             f"default / Keras recipe: {result['ratio_fit_seconds']:.2f}x compile included, "
-            f"{result['ratio_fit_seconds_excluding_compile']:.2f}x excluding compile; "
-            f"weight average in the model: {ours['ema_weights_in_model']}; test accuracy "
-            f"{100 * ours['test_accuracy_before_bn_recalibration']:.2f} % before batch-norm recalibration"
+            f"{result['ratio_fit_seconds_excluding_compile']:.2f}x excluding compile"
         )
     if os.environ.get("OUT"):
         path = Path(os.environ["OUT"]) / "gpu_check.json"

@@ -28,31 +28,6 @@ from digitlib import augment, config, data, models, runtime, training  # noqa: E
 BATCH = 256
 
 
-def cnn_normalizing_before_pooling(width: int = 24):
-    """The cnn as it was before: conv, batch norm, ReLU, then pooling (same weights, 4x the normalized pixels)."""
-    keras = runtime.keras()
-
-    layers = keras.layers
-    blocks = []
-    for filters in (width, 2 * width, 4 * width):
-        blocks += [
-            layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            layers.BatchNormalization(momentum=0.9),
-            layers.ReLU(),
-            layers.MaxPooling2D(2),
-        ]
-    head = [
-        layers.Flatten(),
-        layers.Dropout(0.3),
-        layers.Dense(128, use_bias=False),
-        layers.BatchNormalization(momentum=0.9),
-        layers.ReLU(),
-        layers.Dropout(0.3),
-        layers.Dense(10, activation="softmax"),
-    ]
-    return keras.Sequential([keras.Input(models.INPUT_SHAPE), *blocks, *head], name="cnn_bn_before_pool")
-
-
 def step_times(model, images, labels, steps: int) -> np.ndarray:
     """Milliseconds per training step on one fixed batch (the model alone, no input pipeline)."""
     tf = runtime.import_tensorflow()
@@ -132,7 +107,7 @@ def main() -> int:
     images, labels = data.prepare(x[:BATCH], y[:BATCH])
     builders = {
         "cnn (pool, then batch norm)": models.cnn,
-        "cnn, batch norm before pooling": cnn_normalizing_before_pooling,
+        "cnn, batch norm before pooling (`pool_first=False`)": lambda: models.cnn(pool_first=False),
         "simple_convnet (Keras example)": models.simple_convnet,
     }
     lines = [

@@ -21,7 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlib import config, sweep  # noqa: E402
+from digitlib import config  # noqa: E402
+from digitlib.research import sweep  # noqa: E402
 
 GRID = {
     "base": {"TRAIN_SIZE": 12000, "VALIDATION_SIZE": 2000, "EPOCHS": 2, "TENSORBOARD": False},

@@ -10,7 +10,8 @@ augmentation (the picture and its `config.TTA_SHIFTS` one-pixel shifts averaged,
     python benchmarks/train_benchmark.py --seeds 1 --presets quick baseline
 
 Our presets train through `digitlib.training.train`, the function notebook 03 calls, with the
-defaults of `TrainConfig` (or params/quick.yaml); the baseline is the Keras example's own `fit`.
+defaults of `TrainConfig` (or params/quick.yaml); the baseline is the Keras example's own `fit`
+(`keras_recipe.py`, which the GPU check trains too).
 Each training run is a separate process, so its peak memory is its own. Wall time counts the time
 in `fit` only: the per-epoch test evaluation used to find "time to 99.0 %" is timed and subtracted,
 and the saving and bookkeeping after `fit` are left out.
@@ -32,6 +33,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import keras_recipe  # noqa: E402  (beside this script)
 
 from digitlib import config, data, runtime, training  # noqa: E402
 from digitlib.pictures import predict, preprocess  # noqa: E402
@@ -55,7 +58,7 @@ def train_once(preset: str, seed: int) -> dict:
     tf = runtime.import_tensorflow()
     keras = runtime.keras()
 
-    from digitlib import evaluation, models
+    from digitlib import evaluation
 
     runtime.set_seeds(seed)
     (x_all, y_all), (x_test, y_test) = data.load_mnist(fetch=False)
@@ -74,22 +77,9 @@ def train_once(preset: str, seed: int) -> dict:
             self.excluded += time.perf_counter() - paused
             timeline.append((paused - self.started - self.excluded + 0.0, accuracy))
 
-    if preset == "baseline":  # the Keras example, as described: NumPy arrays straight into fit
-        epochs, batch_size = 15, 128
-        model = models.simple_convnet()
-        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-        x_train, y_train = data.prepare(x_all, y_all, one_hot_labels=True)
-        train_images = int(len(x_train) * 0.9)
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=batch_size,
-            epochs=epochs,
-            validation_split=0.1,
-            verbose=0,
-            callbacks=[TestAccuracy()],
-        )
-        saved = model
+    if preset == "baseline":  # the Keras example, as described (keras_recipe.py)
+        epochs = keras_recipe.EPOCHS
+        saved, train_images = keras_recipe.train_keras_recipe(x_all, y_all, callbacks=[TestAccuracy()])
     else:  # the project's recipe, through the one function that trains it
         recipe = preset_config(preset, seed)
         epochs = recipe.epochs

@@ -57,12 +57,17 @@ def import_tensorflow() -> ModuleType:
 
 def keras() -> ModuleType:
     """Keras, with TensorFlow imported quietly first (unless `KERAS_BACKEND` names another backend,
-    such as jax for the GPU check in benchmarks/gpu_check.py: then Keras alone)."""
-    if (os.environ.get("KERAS_BACKEND") or "tensorflow") == "tensorflow":
+    such as jax on a GPU machine without TensorFlow: then Keras alone)."""
+    if on_tensorflow():
         import_tensorflow()
     import keras as keras_module
 
     return keras_module
+
+
+def on_tensorflow() -> bool:
+    """Whether Keras runs on TensorFlow (its default here; `KERAS_BACKEND` may name another)."""
+    return (os.environ.get("KERAS_BACKEND") or "tensorflow") == "tensorflow"
 
 
 def set_seeds(seed: int = config.SEED) -> None:

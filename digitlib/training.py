@@ -1,14 +1,15 @@
 """The training recipe, in one place: `TrainConfig` holds every parameter with the full run's
 defaults, and `train(config)` runs it (data, model, optimizer and schedule, `fit` with its
-callbacks, resume after a kill, ensemble members, save, run record). Notebook 03, notebook 02,
-the benchmark, the tests and the sweeps all train through `train`.
+callbacks, weight averaging, resume after a kill, ensemble members, save, run record). Notebook
+03, notebook 02, the benchmarks, the tests and the sweeps all train through `train`.
 
-The pieces it is made of are public too: the optimizer with its schedule and weight averaging,
+The pieces it is made of are public too: the optimizer with its schedule, the weight average,
 the callbacks, the distribution strategy, the history reader.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -170,10 +171,11 @@ class TrainResult:
         return self.record["saved_model_metrics"]
 
 
-def split_data(recipe: TrainConfig) -> TrainingData:
+def split_data(recipe: TrainConfig, mnist: data.Arrays | None = None) -> TrainingData:
     """The training and validation images of a configuration: a stratified hold-out of
-    `validation_size`, then a stratified subset of `train_size` (seeded by `seed`)."""
-    (x_all, y_all), _ = data.load_mnist()
+    `validation_size`, then a stratified subset of `train_size` (seeded by `seed`), of `mnist`
+    (default: loaded from dataset/)."""
+    (x_all, y_all), _ = mnist or data.load_mnist()
     (x_train, y_train), (x_val, y_val) = data.train_val_split(x_all, y_all, recipe.validation_size, seed=recipe.seed)
     x_train, y_train = data.subset(x_train, y_train, recipe.train_size or None, seed=recipe.seed)
     return TrainingData(x_train, y_train, x_val, y_val, recipe.seed)
@@ -184,20 +186,10 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
 
 
 def make_optimizer(
-    name: str,
-    learning_rate: float,
-    schedule: str,
-    total_steps: int,
-    warmup_fraction: float = WARMUP_FRACTION,
-    ema_momentum: float = 0.0,
+    name: str, learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = WARMUP_FRACTION
 ) -> Any:
     """An optimizer with a constant rate, or a linear warm-up over `warmup_fraction` of
-    `total_steps` then cosine decay to 1 %.
-
-    With `ema_momentum` the optimizer also keeps an exponential moving average of the weights,
-    which Keras copies into the model when `fit` ends. The averaging adapts to the run (see
-    `averaging_momentum`): without that, a run of a few hundred steps at 0.999 saved weights that
-    were still mostly the untrained start."""
+    `total_steps` then cosine decay to 1 %."""
     keras = runtime.keras()
     if schedule == "cosine":
         warmup = int(total_steps * warmup_fraction)
@@ -212,18 +204,13 @@ def make_optimizer(
         rate = learning_rate
     else:
         raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
-    averaging = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
     if name == "adam":
-        optimizer = keras.optimizers.Adam(rate, **averaging)
-    elif name == "adamw":
-        optimizer = keras.optimizers.AdamW(rate, weight_decay=1e-4, **averaging)
-    elif name == "sgd":
-        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, **averaging)
-    else:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if ema_momentum:
-        _adapt_averaging(optimizer, total_steps)
-    return optimizer
+        return keras.optimizers.Adam(rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=1e-4)
+    if name == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
 def averaging_momentum(step: int, ema_momentum: float, total_steps: int) -> float:
@@ -239,24 +226,57 @@ def _momentum_cap(total_steps: int) -> float:
     return 1.0 - 1.0 / max(1.0, AVERAGED_FRACTION * total_steps)
 
 
-def _adapt_averaging(optimizer: Any, total_steps: int) -> None:
-    """Replace the optimizer's moving-average update by `averaging_momentum`'s.
+def weight_average(ema_momentum: float, total_steps: int, state_file: Path | None = None) -> Any:
+    """A Keras callback that keeps an exponential moving average of the model's trainable weights,
+    updated after every optimizer step at `averaging_momentum`'s momentum, and puts the average into
+    the model when `fit` ends (without it, a run of a few hundred steps at 0.999 would save weights
+    that are still mostly the untrained start).
 
-    Keras's `use_ema` has a fixed momentum; its update is one method, replaced here on this
-    optimizer only, so the optimizer stays a plain Keras class that saves and loads without
-    custom objects."""
-    ops = runtime.keras().ops
-    ceiling = min(optimizer.ema_momentum, _momentum_cap(total_steps))
+    With `state_file` the average is saved there after every epoch and taken up again by a `fit`
+    that resumes from a backup at the same step (or started afresh from the weights it resumes with)."""
+    keras = runtime.keras()
+    ops = keras.ops
+    ceiling = min(ema_momentum, _momentum_cap(total_steps))
 
-    def update(trainable_variables: list) -> None:
-        step = ops.cast(optimizer.iterations, "float32")
-        momentum = ops.minimum(ceiling, (1.0 + step) / (10.0 + step))
-        for variable, average in zip(trainable_variables, optimizer._model_variables_moving_average):
-            if average is not None:
-                rate = ops.cast(momentum, variable.dtype)
-                average.assign(rate * average + (1.0 - rate) * variable)
+    class WeightAverage(keras.callbacks.Callback):  # type: ignore[name-defined]  # Keras is imported at run time
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            weights = self.model.trainable_variables
+            step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+            saved = np.load(state_file) if state_file is not None and state_file.exists() else None
+            if saved is not None and int(saved["step"]) == step:
+                start = [saved[f"average{k}"] for k in range(len(weights))]
+            elif step:  # resumed without a matching average: start it from the weights resumed
+                start = [ops.convert_to_numpy(weight) for weight in weights]
+            else:  # as Keras's own average starts: from zero, which the warm-up's first steps wash out
+                start = [np.zeros(weight.shape, "float32") for weight in weights]
+            self.averages = [keras.Variable(value, trainable=False, dtype=w.dtype) for value, w in zip(start, weights)]
+            self.update = self._update
+            if keras.backend.backend() == "tensorflow":  # one graph call a step instead of ~100 eager ops
+                self.update = runtime.import_tensorflow().function(self._update)
 
-    optimizer._update_model_variables_moving_average = update
+        def _update(self) -> None:
+            step = ops.cast(self.model.optimizer.iterations, "float32") - 1.0  # the step just taken
+            momentum = ops.minimum(ceiling, (1.0 + step) / (10.0 + step))
+            for weight, average in zip(self.model.trainable_variables, self.averages):
+                rate = ops.cast(momentum, weight.dtype)
+                average.assign(rate * average + (1.0 - rate) * weight)
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.update()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if state_file is not None:
+                state_file.parent.mkdir(parents=True, exist_ok=True)
+                arrays = {f"average{k}": ops.convert_to_numpy(a) for k, a in enumerate(self.averages)}
+                partial = state_file.with_name(f".{state_file.stem}.partial.npz")
+                np.savez(partial, step=int(ops.convert_to_numpy(self.model.optimizer.iterations)), **arrays)
+                os.replace(partial, state_file)
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            for weight, average in zip(self.model.trainable_variables, self.averages):
+                weight.assign(average)
+
+    return WeightAverage()
 
 
 def recalibrate_batch_norm(model: Any, images: np.ndarray, batch_size: int = 500, limit: int = 10000) -> None:
@@ -297,10 +317,14 @@ def compile_model(model: Any, optimizer: Any) -> None:
 def get_strategy(name: str = "auto") -> Any:
     """`auto`: MirroredStrategy over all GPUs when there are several, else the default strategy.
     `mirrored`: MirroredStrategy over the GPUs, or over the logical CPUs when there are no GPUs.
-    `default`: no distribution."""
-    tf = runtime.import_tensorflow()
+    `default`: no distribution. None on backends other than TensorFlow (one device, Keras's choice)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if not runtime.on_tensorflow():
+        if name == "mirrored":
+            raise ParameterError("STRATEGY = 'mirrored' needs Keras on TensorFlow")
+        return None
+    tf = runtime.import_tensorflow()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -319,23 +343,31 @@ def model_for(recipe: TrainConfig) -> Any:
     )
 
 
-def build_and_compile(recipe: TrainConfig, total_steps: int, strategy: Any = None) -> Any:
-    """The configuration's model, compiled with its optimizer and schedule (inside `strategy`'s scope)."""
+def build_and_compile(recipe: TrainConfig, total_steps: int, strategy: Any = None, seed: int | None = None) -> Any:
+    """The model that `fit` trains, compiled with the configuration's optimizer and schedule (inside
+    `strategy`'s scope, by default the configuration's): its network, or on backends other than
+    TensorFlow the network behind `augment.augmentation_layer` (seeded by `seed`), since there the
+    batches come as arrays rather than through the tf.data pipeline that augments them."""
     strategy = strategy or get_strategy(recipe.strategy)
-    with strategy.scope():
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = model_for(recipe)
-        compile_model(
-            model,
-            make_optimizer(
-                recipe.optimizer, recipe.learning_rate, recipe.schedule, total_steps, ema_momentum=recipe.ema_momentum
-            ),
-        )
+        if not runtime.on_tensorflow() and (recipe.rotation or recipe.shift or recipe.zoom):
+            keras = runtime.keras()
+            layer = augment.augmentation_layer(
+                recipe.rotation, recipe.shift, recipe.zoom, recipe.seed if seed is None else seed
+            )
+            model = keras.Sequential([keras.Input(models.INPUT_SHAPE), layer, model], name=f"augmented_{model.name}")
+        compile_model(model, make_optimizer(recipe.optimizer, recipe.learning_rate, recipe.schedule, total_steps))
     return model
 
 
+def network_of(trained: Any) -> Any:
+    """The network inside a model that `build_and_compile` made (without its augmentation layer)."""
+    return trained.layers[-1] if trained.name.startswith("augmented_") else trained
+
+
 def current_learning_rate(optimizer: Any) -> float:
-    rate = optimizer.learning_rate
-    return float(rate.numpy() if hasattr(rate, "numpy") else rate)
+    return float(runtime.keras().ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def epoch_log(total_epochs: int) -> Any:
@@ -401,7 +433,7 @@ def callbacks_for(
         )
     if keep_best and patience is not None:
         found.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
-    if tensorboard:
+    if tensorboard and runtime.on_tensorflow():  # its summaries are TensorFlow's
         found.append(
             keras.callbacks.TensorBoard(
                 str(paths.logs / "tensorboard" / model_name), write_graph=False, profile_batch=0
@@ -435,6 +467,7 @@ def train(
     *,
     callbacks: Sequence[Any] = (),
     verbose: bool = True,
+    mnist: data.Arrays | None = None,
 ) -> TrainResult:
     """Run the training recipe and save its model and run record under `paths` (the project's
     `models/` by default).
@@ -444,20 +477,36 @@ def train(
     with a constant rate and a validation set) and an ensemble as one model averaging its members;
     scores the saved model on the validation images, or on its (un-augmented) training images when
     nothing is held out; writes `models/NAME-run.json`. `callbacks` are added to every `fit` (the
-    benchmark's clock, say); `verbose` prints one line per epoch."""
+    benchmark's clock, say); `verbose` prints one line per epoch; `mnist`: the arrays as
+    `data.load_mnist` gives them (default: loaded from dataset/).
+
+    On TensorFlow, tf.data makes and augments the batches; on another Keras backend (JAX on a GPU
+    machine without TensorFlow) the arrays go to `fit` and the model's first layer augments them."""
     recipe = recipe or TrainConfig()
     paths = (paths or config.run_paths()).make()
-    split = split_data(recipe)
+    runtime.keras()
+    runtime.set_seeds(recipe.seed)  # before the input pipeline: TensorFlow seeds its random ops as they are made
+    if recipe.keeps_best_epoch and not runtime.on_tensorflow():
+        raise ParameterError("keeping the best epoch (a constant SCHEDULE with a VALIDATION_SIZE) needs TensorFlow")
+    split = split_data(recipe, mnist)
     strategy = get_strategy(recipe.strategy)
     total_steps = recipe.epochs * steps_per_epoch(len(split.x_train), recipe.batch_size)
-    train_data = data.make_dataset(
-        split.x_train,
-        split.y_train,
-        recipe.batch_size,
-        seed=recipe.seed,
-        augment=augment.make_augmentation(recipe.rotation, recipe.shift, recipe.zoom),
-    )
-    val_data = data.make_dataset(split.x_val, split.y_val, 1000, shuffle=False) if len(split.x_val) else None
+    if runtime.on_tensorflow():  # batches made and augmented by tf.data, beside the training steps
+        batches: dict[str, Any] = {
+            "x": data.make_dataset(
+                split.x_train,
+                split.y_train,
+                recipe.batch_size,
+                seed=recipe.seed,
+                augment=augment.make_augmentation(recipe.rotation, recipe.shift, recipe.zoom),
+            ),
+            "shuffle": False,  # the pipeline reshuffles every epoch
+        }
+        val_data = data.make_dataset(split.x_val, split.y_val, 1000, shuffle=False) if len(split.x_val) else None
+    else:  # arrays, augmented on the device by the model's first layer (build_and_compile)
+        x, y = data.prepare(split.x_train, split.y_train)
+        batches = {"x": x, "y": y, "batch_size": recipe.batch_size, "shuffle": True}
+        val_data = data.prepare(split.x_val, split.y_val) if len(split.x_val) else None
     names = member_names(recipe.model_name, recipe.ensemble)
     resume_from = next((k for k, name in enumerate(names) if has_backup(paths, name)), 0)
     started = time.perf_counter()
@@ -467,7 +516,7 @@ def train(
         if recipe.ensemble > 1 and verbose:
             print(f"member {k + 1}/{recipe.ensemble} (seed {recipe.seed + k})", flush=True)
         runtime.set_seeds(recipe.seed + k)
-        model = build_and_compile(recipe, total_steps, strategy)
+        trained = build_and_compile(recipe, total_steps, strategy, seed=recipe.seed + k)
         fit_callbacks = callbacks_for(
             paths,
             name,
@@ -477,15 +526,17 @@ def train(
             tensorboard=recipe.tensorboard,
             log_epochs=verbose,
         )
-        # shuffle=False: the tf.data pipeline already reshuffles every epoch
-        model.fit(
-            train_data,
+        if recipe.ema_momentum:  # after the backup's callback, which restores the weights it averages
+            state = paths.logs / f"{name}-backup" / "weight-average.npz"
+            fit_callbacks.append(weight_average(recipe.ema_momentum, total_steps, state))
+        trained.fit(
+            **batches,
             validation_data=val_data,
             epochs=recipe.epochs,
             verbose=0,
-            shuffle=False,
             callbacks=[*fit_callbacks, *callbacks],
         )
+        model = network_of(trained)
         if recipe.keeps_best_epoch:  # the checkpoint of the best epoch, not the weights fit ended with
             model = runtime.keras().models.load_model(paths.model_file(name))
         # else the weights at the end of the schedule (averaged, with ema_momentum)

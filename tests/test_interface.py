@@ -42,29 +42,6 @@ def test_digits(mnist):
     return x_test, y_test
 
 
-def _imported_modules(path) -> set[str]:
-    """Every module a source file imports, anywhere in it (function-level imports too), as dotted names."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = "digitlib" if node.level else ""  # relative imports inside the package
-            base = ".".join(part for part in (base, node.module) if part)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
-
-
-def test_no_module_below_the_interface_imports_it():
-    importers = [
-        path.name
-        for path in sorted((config.PROJ_ROOT / "digitlib").glob("*.py"))
-        if path.name != "interface.py" and "digitlib.interface" in _imported_modules(path)
-    ]
-    assert importers == []
-
-
 @pytest.mark.parametrize(
     "array",
     [

@@ -183,6 +183,9 @@ def test_training_resumes_after_an_interruption(tmp_path, capsys):
     first = capsys.readouterr().out
     assert "epoch   2/4" in first and "epoch   3/4" not in first
     assert not paths.model_file("cnn").exists()
+    # the weight average was saved with the backup, at the step the backup holds (2 epochs of 10)
+    with np.load(paths.logs / "cnn-backup" / "weight-average.npz") as saved:
+        assert int(saved["step"]) == 20 and len(saved.files) > 1
     result = training.train(recipe, paths)
     second = capsys.readouterr().out
     assert "Resuming from the backup" in second
@@ -217,8 +220,9 @@ def test_weight_averaging_lands_in_the_model_when_fit_ends(small):
         runtime.set_seeds(0)
         model = models.cnn(width=8, dense=32)
         start = [np.array(w) for w in model.trainable_weights]
-        training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 60, ema_momentum=momentum))
-        model.fit(x, y, batch_size=100, epochs=2, verbose=0)
+        training.compile_model(model, training.make_optimizer("adam", 3e-3, "constant", 60))
+        averaging = [training.weight_average(momentum, 60)] if momentum else []
+        model.fit(x, y, batch_size=100, epochs=2, verbose=0, callbacks=averaging)
         distance = sum(float(np.sum((np.array(w) - s) ** 2)) for w, s in zip(model.trainable_weights, start))
         accuracy = evaluation.accuracy_and_loss(model.predict(x_eval, verbose=0), y_eval)["accuracy"]
         trained[momentum] = distance, accuracy
