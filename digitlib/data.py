@@ -370,7 +370,7 @@ def make_dataset(
 
     The pipeline shuffles indices and gathers each batch from the arrays, so an epoch starts
     without refilling a buffer of every image. tf.data's autotuning is switched off: on few CPU
-    cores it stalled the first step of some epochs while it retuned (reports/step_benchmark.md),
+    cores it stalled the first step of some epochs while it retuned (`benchmarks/step_benchmark.py`),
     and one batch prepared ahead is all training needs."""
     tf = runtime.import_tensorflow()
     x, y = prepare(x, y) if np.asarray(x).dtype == np.uint8 else (x, y)

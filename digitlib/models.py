@@ -20,8 +20,7 @@ BN_MOMENTUM = 0.9
 
 
 def dense_baseline(hidden: int = 256, dropout: float = 0.2):
-    """A multilayer perceptron: the reference for what a model without convolutions reaches
-    (notebook 02 compares it with the convnets; reports/02_architectures.csv)."""
+    """A multilayer perceptron: the reference for what a model without convolutions reaches."""
     keras = runtime.keras()
     layers = keras.layers
     return keras.Sequential(
@@ -39,8 +38,8 @@ def dense_baseline(hidden: int = 256, dropout: float = 0.2):
 def simple_convnet():
     """The Keras "Simple MNIST convnet" example: two conv/pool blocks, dropout 0.5.
 
-    34,826 parameters, 2.4 M multiply-adds per image. With its recipe (Adam, batch 128, 15 epochs)
-    it is the baseline `make bench` measures the main CNN against (reports/benchmarks.md)."""
+    34,826 parameters, 2.4 M multiply-adds per image. With its recipe (Adam, batch 128, 15 epochs:
+    `benchmarks/keras_recipe.py`) it is the baseline the benchmarks measure the main CNN against."""
     keras = runtime.keras()
     layers = keras.layers
     return keras.Sequential(
@@ -66,11 +65,9 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3, batch_norm: boo
     Pooling comes straight after the convolution, before batch norm and ReLU: max-pooling
     commutes with ReLU and with batch norm's increasing affine map, so the block computes nearly
     the same function, but normalizes a quarter of the pixels, so a training step is cheaper
-    (reports/step_benchmark.md has the timing).
+    (`benchmarks/step_benchmark.py` times both orders).
 
-    Width 24: 165,122 parameters, 4.35 M multiply-adds per image. Its accuracy and training time
-    with notebook 03's default recipe (all 60,000 images, augmentation, cosine schedule, weight
-    averaging), and width 16 with the quick preset, are in reports/benchmarks.md (`make bench`).
+    Width 24: 165,122 parameters, 4.35 M multiply-adds per image.
 
     Two switches exist for the ablation in notebook 06: `batch_norm=False` drops batch norm (the
     convolutions and the dense layer get biases back), and `pool_first=False` puts pooling at the
@@ -228,8 +225,7 @@ def inference_function(model) -> Callable:
 
     A traced call answers one image much faster than calling the model eagerly or through
     `model.predict`, because those re-enter Python for every layer or set up a dataset on each
-    call (notebook 04 and reports/benchmarks.md measure the latency). Large batches gain nothing
-    from it: use `predict` for those.
+    call. Large batches gain nothing from it: use `predict` for those.
     """
     tf = runtime.import_tensorflow()
     return tf.function(
