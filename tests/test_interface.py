@@ -5,7 +5,6 @@ are marked slow; the rest run in seconds."""
 
 from __future__ import annotations
 
-import ast
 import io
 import re
 import struct
@@ -18,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import config
 from digitlib.pictures import interface, number_tables, predict, preprocess, segment, synthetic
 
 # Measured with this fixture's model (tests/conftest.py), 150 test digits per variation; the

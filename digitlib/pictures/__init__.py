@@ -1,0 +1,1 @@
+"""People's pictures read by the model: preprocessing, the "not sure" rule, the number reader, the predictor, the widget."""

@@ -219,38 +219,39 @@ def frame_window(line: np.ndarray, frame: int) -> np.ndarray:
 
 
 def train_reader(
-    reader: ReaderConfig = ReaderConfig(), paths: config.RunPaths | None = None, mnist: data.Arrays | None = None
+    settings: ReaderConfig = ReaderConfig(), paths: config.RunPaths | None = None, mnist: data.Arrays | None = None
 ) -> dict[str, Any]:
     """Compose the training numbers, train the reader (Adam, warm-up then cosine decay), and save
     it without optimizer state (`models.inference_copy`) as `FILE_NAME` beside the digit model,
-    with a run record (`number_reader.json`). Returns the record. `mnist`: MNIST as
+    with a run record (`number_settings.json`). Returns the record. `mnist`: MNIST as
     `data.load_mnist` gives it (default: loaded from dataset/)."""
     paths = paths or config.run_paths()
     paths.make()
-    runtime.set_seeds(reader.seed)
+    runtime.keras()
+    runtime.set_seeds(settings.seed)  # with Keras (and TensorFlow) imported, so that it seeds them too
     (x_all, y_all), _ = mnist or data.load_mnist()
-    (x_train, y_train), _ = data.train_val_split(x_all, y_all, reader.validation_size, seed=reader.seed)
+    (x_train, y_train), _ = data.train_val_split(x_all, y_all, settings.validation_size, seed=settings.seed)
     started = time.perf_counter()
-    lines, targets = compose_numbers(x_train, y_train, reader.numbers, reader.seed)
+    lines, targets = compose_numbers(x_train, y_train, settings.numbers, settings.seed)
     composed = time.perf_counter() - started
     print(f"composed {len(lines)} training numbers in {composed:.0f} s", flush=True)
-    model = build_reader(reader.width, reader.recurrent_units)
-    steps = reader.epochs * training.steps_per_epoch(len(lines), reader.batch_size)
-    model.compile(optimizer=training.make_optimizer("adam", reader.learning_rate, "cosine", steps), loss=ctc_loss)
+    model = build_reader(settings.width, settings.recurrent_units)
+    steps = settings.epochs * training.steps_per_epoch(len(lines), settings.batch_size)
+    model.compile(optimizer=training.make_optimizer("adam", settings.learning_rate, "cosine", steps), loss=ctc_loss)
     started = time.perf_counter()
     history = model.fit(
         lines[..., np.newaxis].astype(np.float32) / 255,
         targets,
-        batch_size=reader.batch_size,
-        epochs=reader.epochs,
-        callbacks=[training.epoch_log(reader.epochs)],
+        batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        callbacks=[training.epoch_log(settings.epochs)],
         verbose=0,
     )
     seconds = time.perf_counter() - started
     path = paths.models / FILE_NAME
     models.save_model(models.inference_copy(model), path)
     record = {
-        "config": dataclasses.asdict(reader),
+        "config": dataclasses.asdict(settings),
         "training_numbers": len(lines),
         "compose_seconds": round(composed, 1),
         "train_seconds": round(seconds, 1),

