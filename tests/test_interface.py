@@ -430,25 +430,23 @@ def test_command_line_prints_digits_and_fails_clearly(trained_model_path, predic
     good.write_bytes(preprocess.encode_image(x_test[index]))
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")
-    command = [sys.executable, "-m", "digitlib", "predict", "--model", str(trained_model_path)]
-    result = subprocess.run(command + [str(good)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0 and f"{good}: 2 (" in result.stdout, result.stderr[-1000:]
-    result = subprocess.run(command + [str(good), str(bad)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and "error: not an image" in result.stderr and "Traceback" not in result.stderr
-    number = tmp_path / "number.png"
-    nineteen = synthetic.compose_number([x_test[_read_confidently(predictor, x_test, y_test, d)] for d in (1, 9)])
-    number.write_bytes(preprocess.encode_image(nineteen))
-    result = subprocess.run(command + ["--number", str(number)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0 and f"{number}: 19" in result.stdout
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "b-two.png").write_bytes(good.read_bytes())
     (folder / "a-dot.png").write_bytes(preprocess.encode_image(np.full((2, 2), 255, np.uint8)))
     (folder / "readme.txt").write_text("not a picture, and not named like one")
-    result = subprocess.run(command + [str(folder)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and len(result.stdout.splitlines()) == 1  # one line per picture, sorted
-    assert result.stdout.startswith(f"{folder / 'b-two.png'}: 2 (")
+    command = [sys.executable, "-m", "digitlib", "predict", "--model", str(trained_model_path)]
+    result = subprocess.run(command + [str(good), str(bad), str(folder)], capture_output=True, text=True, timeout=300)
+    printed = result.stdout.splitlines()  # one line per picture read, a folder's pictures sorted by name
+    assert result.returncode == 1 and len(printed) == 2, result.stderr[-1000:]
+    assert printed[0].startswith(f"{good}: 2 (") and printed[1].startswith(f"{folder / 'b-two.png'}: 2 (")
+    assert f"{bad}: error: not an image" in result.stderr and "Traceback" not in result.stderr
     assert f"{folder / 'a-dot.png'}: error: image too small" in result.stderr and "readme" not in result.stderr
+    number = tmp_path / "number.png"
+    nineteen = synthetic.compose_number([x_test[_read_confidently(predictor, x_test, y_test, d)] for d in (1, 9)])
+    number.write_bytes(preprocess.encode_image(nineteen))
+    result = subprocess.run(command + ["--number", str(number)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and f"{number}: 19" in result.stdout
     missing = subprocess.run(
         command[:-1] + [str(tmp_path / "none.keras"), str(good)], capture_output=True, text=True, timeout=300
     )

@@ -114,6 +114,7 @@ def test_weight_averaging_warms_up_and_spans_at_most_a_tenth_of_the_run():
     assert training.averaging_momentum(11, 0.999, 12) == pytest.approx(1 - 1 / 1.2)  # 12 steps: about the last one
 
 
+@pytest.mark.audit
 def test_the_recipe_defaults_live_in_the_configuration_alone():
     """Notebook 03's parameters cell (papermill's interface) names every parameter of the recipe and
     leaves its value to TrainConfig (None); 04 reads test pictures with the chosen TTA."""
@@ -196,6 +197,7 @@ def test_training_resumes_after_an_interruption(tmp_path, capsys):
     assert not (paths.logs / "cnn-backup").exists()  # removed after a complete run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("patience, epochs_run", [(1, 2), (None, 4)])
 def test_early_stopping_only_when_patience_is_given(small, tmp_path, patience, epochs_run):
     """A learning rate of zero never lowers the validation loss: patience 1 stops after two epochs,
@@ -230,6 +232,7 @@ def test_weight_averaging_lands_in_the_model_when_fit_ends(small):
     assert trained[0.9][1] > 0.85 and trained[0.0][1] > 0.85
 
 
+@pytest.mark.slow
 def test_without_keep_best_the_callbacks_save_nothing(small, tmp_path):
     """A decaying schedule is run to its end: no checkpoint picks an epoch, no early stop."""
     x, y, x_eval, y_eval = small
@@ -335,6 +338,7 @@ def test_an_ensemble_averages_its_members_probabilities(small, tmp_path):
     assert read.energy == pytest.approx(np.mean([p.energy for p in each]), rel=1e-5)
 
 
+@pytest.mark.audit
 def test_the_shipped_model_is_the_rendered_default_run_as_inference_weights():
     """models/cnn.keras travels with the repository so the interface works after a clone: the
     default recipe's model (its run record says so), without optimizer state, loadable in safe

@@ -109,6 +109,7 @@ def test_reader_parameters_are_checked_by_their_notebook_names():
     assert reader.ReaderConfig.from_params({"READER_RECURRENT_UNITS": 8}).recurrent_units == 8
 
 
+@pytest.mark.audit
 def test_the_reader_defaults_were_measured_and_03b_takes_them_from_the_config():
     """03b's parameters cell leaves the reader's settings to ReaderConfig (None); the default reader
     is one of the variants benchmarks/reader_variants.py measured on validation numbers."""
@@ -158,6 +159,8 @@ def test_a_tiny_reader_trains_saves_and_reads_through_the_predictor(tmp_path, mn
         predict.Predictor(SHIPPED_MODEL, number_reader_path=tmp_path / "missing.keras")
 
 
+@pytest.mark.slow
+@pytest.mark.audit
 def test_the_shipped_reader_reads_touching_and_apart_test_numbers(mnist):
     (_, _), (x_test, y_test) = mnist
     predictor = predict.Predictor(SHIPPED_MODEL)
@@ -207,6 +210,7 @@ def test_the_reader_threshold_is_the_highest_that_spares_right_digits():
     )  # none: lowest
 
 
+@pytest.mark.audit
 def test_the_predictor_reads_the_reader_threshold_beside_the_reader(tmp_path):
     """The "?" threshold 03b chose travels beside the reader; a reader without one gets the shipped one's."""
     shipped = json.loads(reader.unsure_below_file().read_text())

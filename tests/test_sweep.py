@@ -80,7 +80,7 @@ def test_a_grid_on_two_workers_records_failures_and_skips_finished_runs_when_rer
 
 @pytest.mark.slow
 def test_a_sweep_killed_midway_finishes_on_rerun_without_redoing_runs(tmp_path):
-    path = write_sweep(tmp_path / "killed.yaml", {"default": {}}, seeds=[0, 1, 2])
+    path = write_sweep(tmp_path / "killed.yaml", {"default": {}}, seeds=[0, 1])
     table = tmp_path / "killed.csv"
     command = [sys.executable, "-m", "digitlib", "sweep", str(path), "--workers", "1", "--table", str(table)]
     first = subprocess.Popen(
@@ -94,15 +94,13 @@ def test_a_sweep_killed_midway_finishes_on_rerun_without_redoing_runs(tmp_path):
     os.killpg(first.pid, signal.SIGKILL)  # the whole session: the runner, its scheduler, workers and runs
     first.wait()
     done_before = pd.read_csv(table)
-    assert 1 <= len(done_before) < 3
+    assert len(done_before) == 1
     second = subprocess.run(command, cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     for name in done_before["run"]:
         assert f"[skip] {name}" in second.stdout
     after = pd.read_csv(table).set_index("run")
-    assert (
-        sorted(after.index) == ["default-seed0", "default-seed1", "default-seed2"] and (after["status"] == "ok").all()
-    )
+    assert sorted(after.index) == ["default-seed0", "default-seed1"] and (after["status"] == "ok").all()
     for row in done_before.to_dict("records"):
         assert after.loc[row["run"], "train_seconds"] == row["train_seconds"]
 

@@ -83,6 +83,7 @@ def test_a_rule_file_round_trips_and_refuses_what_is_missing(tmp_path):
         rule.load_rule(tmp_path / "missing-rule.json")
 
 
+@pytest.mark.audit
 def test_the_shipped_rule_says_where_it_was_chosen():
     assert SHIPPED.chosen["by"] == "notebooks/05_interface.ipynb" and "held-out" in SHIPPED.chosen["on"]
     assert set(SHIPPED.thresholds) == set(rule.THRESHOLD_NAMES)
