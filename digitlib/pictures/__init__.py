@@ -1,1 +1,2 @@
-"""People's pictures read by the model: preprocessing, the "not sure" rule, the number reader, the predictor, the widget."""
+"""People's pictures read by the model: preprocessing, the "not sure" rule, the number reader,
+the predictor and the widget."""
