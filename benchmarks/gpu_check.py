@@ -12,6 +12,10 @@ default / Keras; writes $OUT/gpu_check.json when OUT is set.
 The device has JAX but no Keras: `pip download` the wheels of keras, namex and optree (the versions
 of requirements.lock, for its Python) into .whl/ here, carry .whl and .gpu, and there install them
 with `pip install --no-index --no-deps --target /tmp/site .whl/*.whl` and PYTHONPATH=/tmp/site:$PWD.
+`train()` also needs what the device may lack: h5py (Keras's saving), pandas (the run's history)
+and scikit-learn (the stratified split), with their own dependencies; add their wheels to .whl/.
+On JAX the weight average's callback syncs the model's state after every step, which the ratio
+below includes. Checked on the CPU with `--smoke` in a virtual environment without TensorFlow.
 The data is read from .gpu/ by `data.load_local`, which checks each file's SHA-256 as it does for
 dataset/ (the IDX files gzipped are a format it reads).
 

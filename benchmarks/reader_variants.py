@@ -123,10 +123,10 @@ def main() -> int:
         "variants": [],
     }
     for name, changes in (SMOKE_VARIANTS if args.smoke else VARIANTS).items():
-        reader = dataclasses.replace(base, **changes)
-        print(f"\n{name}: {reader}", flush=True)
+        settings = dataclasses.replace(base, **changes)
+        print(f"\n{name}: {settings}", flush=True)
         with tempfile.TemporaryDirectory() as folder:
-            record = reader.train_reader(reader, config.run_paths(folder), mnist)
+            record = reader.train_reader(settings, config.run_paths(folder), mnist)
             model = keras.models.load_model(Path(folder) / "models" / reader.FILE_NAME, compile=False)
             started = time.perf_counter()
             by_gap = {}

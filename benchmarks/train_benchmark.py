@@ -116,7 +116,6 @@ def train_once(preset: str, seed: int) -> dict:
 def inference_figures(model_path: Path) -> dict:
     """Dataset load time; one picture (PNG bytes) through preprocess + predict; batch throughput."""
     from digitlib import evaluation
-    from digitlib.pictures.predict import Predictor
 
     loads = []
     for _ in range(5):
@@ -124,7 +123,7 @@ def inference_figures(model_path: Path) -> dict:
         data.load_mnist(fetch=False)
         loads.append(time.perf_counter() - started)
     _, (x_test, _) = data.load_mnist(fetch=False)
-    predictor = Predictor(model_path)
+    predictor = predict.Predictor(model_path)
     latency = predict.picture_latency(predictor, [preprocess.encode_image(x_test[i]) for i in range(300)])
     speed = evaluation.throughput(predictor.model, x_test, batch_size=1000)
     return {

@@ -80,7 +80,7 @@ def test_strokes_are_rasterized_with_a_round_pen():
     )
 
 
-def test_preprocessing_stages_figure_has_one_row_per_picture():
+def test_the_preprocessing_figure_has_one_row_per_picture():
     import matplotlib.pyplot as plt
 
     pictures = {

@@ -22,7 +22,7 @@ def _floor(module: str) -> str:
     if module == "digitlib.__main__":
         return "command line"
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 and parts[1] in FLOORS else "core"
+    return parts[1] if len(parts) >= 2 and parts[1] in FLOORS else "core"
 
 
 def import_graph() -> dict[str, set[str]]:

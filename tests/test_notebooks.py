@@ -163,6 +163,7 @@ def test_committed_notebooks_are_rendered_from_a_default_run(path):
     assert run, "not executed by papermill: run `make run`"
     assert run.get("exception") in (None, False)
     assert run["parameters"] == {}, "rendered with non-default parameters"
+    assert run["output_path"] == f"notebooks/{path.name}"  # not the scratch file it was executed into
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.get("execution_count") for cell in code_cells), "some cells were not executed"
     assert not [o for o in _outputs(notebook) if o["output_type"] == "error"]

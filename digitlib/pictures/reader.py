@@ -10,7 +10,7 @@ probabilities are the ten digits' at the frame where its class peaks, renormaliz
 blank, and its confidence is its own class's share of them.
 
 `train_reader(ReaderConfig())` composes the training numbers, trains and saves the reader
-(`python -m digitlib reader`, or notebook 03b with READER_TRAIN); `decode` reads its output.
+(`python -m digitlib reader`, or notebook 03b with TRAIN_READER); `decode` reads its output.
 `Predictor.read_number` hands it the parts of a number too wide for one digit when a reader is
 saved beside the digit model. The reader's "?" threshold is chosen on validation numbers by
 notebook 03b and written beside the reader (`write_unsure_below`)."""
@@ -223,7 +223,7 @@ def train_reader(
 ) -> dict[str, Any]:
     """Compose the training numbers, train the reader (Adam, warm-up then cosine decay), and save
     it without optimizer state (`models.inference_copy`) as `FILE_NAME` beside the digit model,
-    with a run record (`number_settings.json`). Returns the record. `mnist`: MNIST as
+    with a run record (`number_reader.json`). Returns the record. `mnist`: MNIST as
     `data.load_mnist` gives it (default: loaded from dataset/)."""
     paths = paths or config.run_paths()
     paths.make()

@@ -112,7 +112,7 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None, ex
                 f"{source.name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
                 f"{error.ename}: {error.evalue}\n  the partly executed notebook is {config.display_path(partial)}"
             ) from None
-        tidy_notebook(partial, parameters=passed)
+        tidy_notebook(partial, parameters=passed, target=target)
         os.replace(partial, target)
         print(f"done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
         executed.append(target)
@@ -138,16 +138,19 @@ def drop_injected_parameters(path: Path) -> None:
 RUN_TIMINGS = ("start_time", "end_time", "duration")
 
 
-def tidy_notebook(path: Path, parameters: dict | None = None) -> None:
+def tidy_notebook(path: Path, parameters: dict | None = None, target: Path | None = None) -> None:
     """Make an executed notebook diff cleanly: drop per-cell execution timestamps and durations
     (papermill's and Jupyter's) and the run's start, end and duration, keeping cell tags and
     papermill's record of the parameters; drop saved widget state, stale without a live kernel
     (widget outputs keep a plain-text note saying how to get the live interface). `parameters`,
-    when given, is what the run was passed."""
+    when given, is what the run was passed; `target`, where the notebook goes when it was executed
+    into a scratch file."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata.pop("widgets", None)
+    if target is not None and "papermill" in notebook.metadata:
+        notebook.metadata["papermill"]["output_path"] = config.display_path(target)
     for key in RUN_TIMINGS:
         notebook.metadata.get("papermill", {}).pop(key, None)
     if parameters is not None and "papermill" in notebook.metadata:

@@ -165,7 +165,7 @@ def train_one(
     """One run, in this process: train through the recipe, score on validation (and, when the sweep
     allows it, on the test set); with `interface_outputs`, write there what the interface's
     uncertainty rule reads of the run's validation digits and of generated non-digits."""
-    from digitlib import data, evaluation, records, training
+    from digitlib import data, records, training
 
     recipe = training.TrainConfig.from_params(params).replace(tensorboard=False, model_name="model")
     result = training.train(recipe, config.run_paths(run_dir), verbose=False)
@@ -209,8 +209,6 @@ def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: 
     `predict.Predictor` at temperature 1: the model's own) for each row of both tables
     (`pictures`, `number_pieces`) and for the plain validation images, with their labels."""
     import numpy as np
-
-    from digitlib import evaluation
 
     table, pictures = rule_table_on_validation(split, predictor, seed=seed)
     pieces, piece_probabilities = number_tables.number_pieces(
