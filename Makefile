@@ -34,9 +34,9 @@ run: data ## The full pipeline, rendered in notebooks/ and reports/; make run PA
 	  $(PY) -m digitlib run && $(PY) -m digitlib results; \
 	fi
 
-reader: data ## Train the number reader again (about 20 min), then render the notebooks that read numbers (03b, 04, 05)
+reader: data ## Train the number reader again (about 20 min), then render the notebooks that read numbers (07, then 04 and 06)
 	$(PY) -m digitlib reader
-	$(PY) -m digitlib run --only 03b 04 05 && $(PY) -m digitlib results
+	$(PY) -m digitlib run --only 07 && $(PY) -m digitlib run --only 04 06 && $(PY) -m digitlib results
 
 smoke: data ## The pipeline on the smoke parameters (a few minutes), into runs/smoke/
 	$(PY) -m digitlib run --params params/smoke.yaml --out runs/smoke
@@ -80,7 +80,7 @@ lock: ## Refresh requirements.lock: requirements.txt resolved in a scratch venv 
 sweep: data ## A parameter sweep on Dask: make sweep SWEEP=params/sweeps/NAME.yaml, into reports/sweeps/NAME.csv
 	$(PY) -m digitlib sweep $(SWEEP)
 
-bench: data ## Benchmarks: our presets against the Keras recipe, then step times (about an hour), into reports/
+bench: data ## Benchmarks: our presets against the Keras recipe over 5 seeds, then step times, into reports/
 	$(PY) benchmarks/train_benchmark.py
 	$(PY) benchmarks/step_benchmark.py
 	$(PY) -m digitlib results
@@ -89,7 +89,7 @@ lab: data ## Open JupyterLab on notebooks/ with the .venv kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
 app: data ## Serve the drawing interface as a standalone page (Voila)
-	JUPYTER_PATH=$(CURDIR)/digitlib $(VENV)/bin/voila notebooks/05_interface.ipynb --template=offline --no-browser --Voila.ip=127.0.0.1
+	JUPYTER_PATH=$(CURDIR)/digitlib $(VENV)/bin/voila notebooks/06_interface.ipynb --template=offline --no-browser --Voila.ip=127.0.0.1
 
 clean: ## Remove runs/ and caches (keeps dataset/, models/ and .venv)
 	rm -rf runs .pytest_cache .ruff_cache .mypy_cache

@@ -1,7 +1,11 @@
 """The Keras "Simple MNIST convnet" recipe, the baseline every benchmark here measures against:
 `models.simple_convnet()`, categorical cross-entropy on one-hot labels, Adam with Keras's defaults,
-batch 128, 15 epochs, `validation_split=0.1` (so it trains on 54,000 of the 60,000 images, with a
-validation pass after every epoch inside `fit`), NumPy arrays straight into `fit`, as the example has it.
+batch 128, 15 epochs, NumPy arrays straight into `fit`, as the example has it.
+
+One departure, so that both recipes train on the same images and time the same work: the example
+holds out 10 % of the training images (`validation_split=0.1`) for a validation pass after every
+epoch inside `fit`; here it trains on all 60,000, with no validation pass, like the project's
+presets (`VALIDATION_SPLIT` restores the example's split).
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from digitlib import data, models
 
 EPOCHS = 15
 BATCH_SIZE = 128
-VALIDATION_SPLIT = 0.1
+VALIDATION_SPLIT = 0.0  # the example's is 0.1
 
 
 def train_keras_recipe(
-    x_all: np.ndarray, y_all: np.ndarray, epochs: int = EPOCHS, callbacks: Sequence[Any] = ()
+    x_all: np.ndarray,
+    y_all: np.ndarray,
+    epochs: int = EPOCHS,
+    callbacks: Sequence[Any] = (),
+    validation_split: float = VALIDATION_SPLIT,
 ) -> tuple[Any, int]:
     """The example's model trained by the example's `fit` on the uint8 training images: the model
     and the number of images it trained on."""
@@ -31,8 +39,8 @@ def train_keras_recipe(
         y_train,
         batch_size=BATCH_SIZE,
         epochs=epochs,
-        validation_split=VALIDATION_SPLIT,
+        validation_split=validation_split,
         verbose=0,
         callbacks=list(callbacks),
     )
-    return model, int(len(x_train) * (1 - VALIDATION_SPLIT))
+    return model, int(len(x_train) * (1 - validation_split))

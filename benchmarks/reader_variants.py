@@ -3,7 +3,7 @@ longer training and more training numbers would read touching digits better, mea
 validation numbers (composed of the 5,000 training digits the reader holds out), never on test.
 
 Each variant is `reader.train_reader` with a changed `ReaderConfig`, so it is the recipe
-notebook 03b runs; only the device differs (Keras on JAX, since TensorFlow cannot travel there).
+notebook 07 runs; only the device differs (Keras on JAX, since TensorFlow cannot travel there).
 The reader alone reads every validation line whole (no digit model, no "?"): the share read
 exactly and the share with the right count of digits, per gap between digits. Results are
 written after each variant, so a run stopped early keeps what it measured.
@@ -41,7 +41,7 @@ from digitlib.pictures import number_tables, reader, segment, synthetic  # noqa:
 
 GPU_DIR = ROOT / ".gpu"
 VALIDATION_NUMBERS = 500  # per gap, the same numbers at every gap
-# the reader as notebook 03b trained it when these were measured, every setting spelled out, so a
+# the reader as notebook 07 trained it when these were measured, every setting spelled out, so a
 # rerun measures the same variants whatever ReaderConfig's defaults are now
 BASE = reader.ReaderConfig(
     seed=42,

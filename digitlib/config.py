@@ -22,7 +22,7 @@ VALIDATION_SIZE = 5000
 DEFAULT_MODEL_NAME = "cnn"
 # Test-time augmentation for reported accuracies (evaluation.predict_probabilities): the picture
 # and this many one-pixel shifts of it, averaged. Chosen on validation (params/sweeps/budget.yaml,
-# notebook 06); 0 reads each picture once.
+# notebook 05); 0 reads each picture once.
 TTA_SHIFTS = 8
 
 

@@ -1,4 +1,5 @@
-"""The setup cell every notebook runs first: seeds, quiet TensorFlow, plot style."""
+"""The setup cell every notebook runs first (seeds, quiet TensorFlow, plot style), and `say`, the
+prose a notebook computes from its own numbers."""
 
 from __future__ import annotations
 
@@ -24,3 +25,11 @@ def setup_notebook(seed: int = config.SEED, tensorflow: bool = True) -> dict[str
     plt.rcParams.update({"figure.dpi": 90, "savefig.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray"})
     np.set_printoptions(precision=4, suppress=True)
     return versions
+
+
+def say(text: str) -> None:
+    """Show `text` as Markdown in the notebook: prose built from the values it quotes, so that a
+    re-run rewrites its numbers with the cells above it."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))

@@ -55,7 +55,7 @@ class TrainConfig:
     learning_rate: float = 0.004  # the peak rate
     schedule: str = "cosine"  # cosine (warm-up, then cosine decay to 1 %) or constant
     ema_momentum: float = 0.999  # moving average of the weights, warmed up over the first steps (0: off)
-    bn_recalibration: bool = True  # recompute batch norm's statistics for the saved weights (see 06)
+    bn_recalibration: bool = True  # recompute batch norm's statistics for the saved weights (see 05)
     rotation: float = 10.0  # augmentation: max rotation in degrees
     shift: float = 0.1  # augmentation: max shift, share of the image
     zoom: float = 0.1  # augmentation: max zoom in or out

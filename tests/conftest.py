@@ -51,7 +51,7 @@ SWEEP_BASE = {"TRAIN_SIZE": 1000, "VALIDATION_SIZE": 500, "EPOCHS": 1, "BATCH_SI
 @pytest.fixture(scope="session")
 def small_sweep(tmp_path_factory):
     """A sweep of two variants and one that fails (EPOCHS -1), two seeds each, run on a two-worker
-    LocalCluster: its file, its table, its runs folder and what it printed. Notebook 06 reads its
+    LocalCluster: its file, its table, its runs folder and what it printed. Notebook 05 reads its
     table in the smoke run of the notebooks; the sweep tests read the rest."""
     import contextlib
     import io

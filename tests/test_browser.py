@@ -4,7 +4,7 @@ and a multi-digit number, and draws a digit with touch events on a phone-sized t
 reading the answer shown each time.
 
 With `SAVE_SCREENSHOTS=1` the tests also save screenshots of the interface into
-reports/figures/05_live_*.png (notebook 05 and the README show them); routine runs leave the
+reports/figures/06_live_*.png (notebook 06 and the README show them); routine runs leave the
 committed pictures alone.
 
 Run with `make test-browser` (which installs Chromium from Debian's packages when it is missing).
@@ -118,8 +118,8 @@ def voila_page(model_path, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed: run `make test-browser`, which installs it")
     folder = tmp_path_factory.mktemp("voila")
-    notebook = folder / "05_interface.ipynb"
-    source = config.NOTEBOOKS_DIR / "05_interface.ipynb"
+    notebook = folder / "06_interface.ipynb"
+    source = config.NOTEBOOKS_DIR / "06_interface.ipynb"
     wanted = {
         "MODEL_PATH": str(model_path),
         "THRESHOLD_SAMPLES": 100,
@@ -316,7 +316,7 @@ def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, 
     assert sorted(shown) == list(range(10)) and max(shown, key=shown.get) == 4
     assert sum(shown.values()) == pytest.approx(1, abs=1e-4)
     both_strokes = _input_image_loaded(page)
-    _screenshot(page, "05_live_drawn")
+    _screenshot(page, "06_live_drawn")
 
     undo = page.get_by_role("button", name="Undo")
     undo.click()  # the stem goes: the model now sees the first stroke alone
@@ -338,7 +338,7 @@ def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, 
     shown = _shown_probabilities(page)
     np.testing.assert_allclose([shown[d] for d in range(10)], expected.probabilities, atol=1e-5)
     _input_image_loaded(page)
-    _screenshot(page, "05_live_upload")
+    _screenshot(page, "06_live_upload")
 
     page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
     _upload(page, number_file)
@@ -346,7 +346,7 @@ def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, 
     assert page.locator(".digit-model-input img").count() == 3  # each digit's input, and each one's chart
     assert page.locator(".digit-probabilities").count() == 3
     _input_image_loaded(page)
-    _screenshot(page, "05_live_number")
+    _screenshot(page, "06_live_number")
     context.close()
     assert requests_outside == [], f"the page fetched from outside this machine: {requests_outside[:5]}"
 
@@ -389,7 +389,7 @@ def test_draw_with_touch_on_a_phone(voila_page, browser, tmp_path):
     shown = _shown_probabilities(page)
     assert max(shown, key=shown.get) == 7
     _input_image_loaded(page)
-    _screenshot(page, "05_live_touch")
+    _screenshot(page, "06_live_touch")
 
     page.get_by_role("button", name="Undo").tap()  # a tap, on a touch screen
     _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
@@ -439,7 +439,7 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, 
         readings[f"{text} ({'apart' if gap else 'touching'})"] = _answer_after_drawing(page)
         if text == "2026" and gap > 0:
             _input_image_loaded(page)
-            _screenshot(page, "05_live_written_number")
+            _screenshot(page, "06_live_written_number")
     exact = {name: shown == name.split()[0] for name, shown in readings.items()}
     print("numbers written with the mouse:", readings)
     apart = [exact[name] for name in exact if "apart" in name]
@@ -455,7 +455,7 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, 
     card = page.locator(".digit-pad").first.inner_text()
     assert "not sure" in card.lower() or "maybe" in card.lower(), card[-500:]
     _input_image_loaded(page)
-    _screenshot(page, "05_live_not_a_digit")
+    _screenshot(page, "06_live_not_a_digit")
     context.close()
     assert requests_outside == [], f"the page fetched from outside this machine: {requests_outside[:5]}"
     if SAVE_SCREENSHOTS:  # with the pictures, what the browser read (README and the closing notes quote it)
@@ -464,4 +464,4 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, 
             "touching_read_exactly": f"{sum(exact.values()) - sum(apart)} of {len(exact) - len(apart)}",
             "readings": readings,
         }
-        records.write_json(config.REPORTS_DIR / "05_written_numbers.json", written)
+        records.write_json(config.REPORTS_DIR / "06_written_numbers.json", written)

@@ -25,7 +25,7 @@ SMOKE = parameters.read_params(config.PARAMS_DIR / "smoke.yaml")
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, small_sweep):
     """Every notebook executed once, as users run them: the smoke parameters injected by papermill
-    (notebook 06 reading the session's small sweep), executed in order by nbval, which checks the
+    (notebook 05 reading the session's small sweep), executed in order by nbval, which checks the
     cells marked NBVAL_CHECK_OUTPUT against the rendered outputs they were prepared from."""
     out_dir = tmp_path_factory.mktemp("smoke")
     _, table, _, _ = small_sweep
@@ -78,7 +78,7 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     assert abs(record["saved_model_metrics"]["accuracy"] - metrics["accuracy"]) < 0.1
     assert record["training_images"] == 4000 and record["kept_epochs"] == {"cnn": 1}  # the default path: no hold-out
     assert (out_dir / "models" / "cnn.keras").exists()
-    reader = json.loads((out_dir / "reports" / "03b_number_reader.json").read_text())  # 03b: the number reader
+    reader = json.loads((out_dir / "reports" / "07_number_reader.json").read_text())  # 07: the number reader
     assert (out_dir / "models" / "number_reader.keras").exists() and reader["reader"]["training_numbers"] == 1000
     assert reader["chosen_unsure_below"] in number_tables.READER_THRESHOLD_GRID
     assert [row["numbers"] for row in reader["with_the_reader"]] == [SMOKE["VALIDATION_NUMBERS_PER_GAP"]] * 6
@@ -93,14 +93,14 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     shipped = rule.load_rule()
     on_test = metrics["interface_rule"]  # 04: the finished model and the interface's rule on test pictures
     assert on_test["digit_samples"] == SMOKE["INTERFACE_SAMPLES"] and 0 <= on_test["non_digits_flagged"] <= 1
-    assert on_test["thresholds"] == shipped.thresholds  # 04 ran before 05 wrote the run's own rule
+    assert on_test["thresholds"] == shipped.thresholds  # 04 ran before 06 wrote the run's own rule
     assert metrics["calibration"]["temperature"] == shipped.temperature and metrics["calibration"]["bins"]
     assert [row["numbers"] for row in metrics["numbers"]] == [SMOKE["NUMBERS_PER_GAP"]] * len(number_tables.NUMBER_GAPS)
     assert {"digits typed in fonts", "other handwriting (load_digits, 8x8)"} <= set(metrics["pictures_from_elsewhere"])
     assert metrics["throughput"]["picture_p50_ms"] > 0
-    # 05 chose the rule again from the committed held-out outputs (whatever the run's own model) and
+    # 06 chose the rule again from the committed held-out outputs (whatever the run's own model) and
     # wrote it beside the run's model: the shipped rule is what they choose, and the predictor reads it
-    interface = json.loads((out_dir / "reports" / "05_interface.json").read_text())
+    interface = json.loads((out_dir / "reports" / "06_interface.json").read_text())
     written = rule.load_rule(out_dir / "models" / "cnn-rule.json")
     assert (written.temperature, written.thresholds) == (interface["temperature"]["fitted"], interface["chosen"])
     assert written.shape_checks_in_numbers == interface["number_checks"]["chosen"]
@@ -108,14 +108,14 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
         shipped.temperature,
         shipped.thresholds,
         shipped.shape_checks_in_numbers,
-    ), "the committed held-out outputs choose another rule than models/cnn-rule.json: render notebook 05"
+    ), "the committed held-out outputs choose another rule than models/cnn-rule.json: render notebook 06"
     assert predict.Predictor(out_dir / "models" / "cnn.keras").rule == written
-    # 03b trained a reader in the run folder and wrote its "?" beside it
+    # 07 trained a reader in the run folder and wrote its "?" beside it
     assert reader_module.load_unsure_below(out_dir / "models" / "number_reader.keras") == reader["chosen_unsure_below"]
-    summary = pd.read_csv(out_dir / "reports" / "06_ablation.csv", index_col="variant")  # 06, on the small sweep
+    summary = pd.read_csv(out_dir / "reports" / "05_ablation.csv", index_col="variant")  # 05, on the small sweep
     assert sorted(summary.index) == ["default", "no-augmentation"] and (summary["seeds"] == 2).all()
     assert summary.loc["no-augmentation", "paired_seeds"] == 2 and summary["mean"].between(0.3, 1).all()
-    assert (out_dir / "reports" / "figures" / "06_ablation.png").exists()
+    assert (out_dir / "reports" / "figures" / "05_ablation.png").exists()
     comparison = pd.read_csv(out_dir / "reports" / "02_architectures.csv", index_col=0)
     assert list(comparison.index) == ["dense_baseline", "simple_convnet", "cnn"]
     assert comparison["val accuracy"].between(0.5, 1.0).all(), comparison  # one epoch on 2,000 images
@@ -178,8 +178,8 @@ def test_committed_notebooks_are_rendered_from_a_default_run(path):
 
 @pytest.mark.audit
 def test_committed_reports_agree_with_themselves_and_with_the_rule_files():
-    """What 04 and 05 measured, read from the files they wrote (the README quotes these), and the
-    rule files 05 wrote beside the shipped model."""
+    """What 04 and 06 measured, read from the files they wrote (the README quotes these), and the
+    rule files 06 wrote beside the shipped model."""
     metrics = json.loads((config.REPORTS_DIR / "metrics.json").read_text())
     confusion = np.array(metrics["confusion_matrix"])
     assert confusion.sum() == metrics["test_images"] == 10000
@@ -191,7 +191,7 @@ def test_committed_reports_agree_with_themselves_and_with_the_rule_files():
     assert on_test["digit_samples"] == 2000 and on_test["digit_accuracy"] > 0.95
     assert on_test["thresholds"] == shipped.thresholds
     assert 0 <= on_test["non_digits_flagged"] <= 1 and 0 <= on_test["digits_flagged"] <= 1
-    interface = json.loads((config.REPORTS_DIR / "05_interface.json").read_text())
+    interface = json.loads((config.REPORTS_DIR / "06_interface.json").read_text())
     assert interface["chosen"] == shipped.thresholds and interface["held_out_digits"] == 15000
     assert interface["held_out_outcomes"]["correct_flagged"] <= interface["max_correct_flagged"]
     assert interface["temperature"]["fitted"] == metrics["calibration"]["temperature"] == shipped.temperature
@@ -207,19 +207,24 @@ def test_committed_reports_agree_with_themselves_and_with_the_rule_files():
 
 
 @pytest.mark.audit
-def test_the_readmes_results_table_is_written_from_reports(tmp_path):
+def test_the_readmes_results_are_written_from_reports(tmp_path):
     from digitlib.research import results
 
-    assert results.update_readme(check=True), "README.md's results table is stale: run `python -m digitlib results`"
+    assert results.update_readme(check=True), "README.md's results are stale: run `python -m digitlib results`"
     table = results.table()
+    assert len(table.splitlines()) - 2 <= 8  # a newcomer's table: the rest lives in the notebooks
     metrics = json.loads((config.REPORTS_DIR / "metrics.json").read_text())
-    assert f"**{100 * metrics['accuracy']:.2f} %** with test-time augmentation" in table
+    assert f"{100 * metrics['accuracy']:.2f} % with test-time augmentation" in table
     assert f"({metrics['mistakes']} mistakes in 10,000)" in table
+    bench = json.loads((config.REPORTS_DIR / "benchmarks.json").read_text())
+    default = [run["test_accuracy"] for run in bench["runs"] if run["preset"] == "default"]
+    assert f"{100 * np.mean(default):.2f} ± {100 * np.std(default, ddof=1):.2f} % read once" in results.headline()
     stale = tmp_path / "README.md"
-    stale.write_text(f"# title\n\n{results.START}\n| made up | 99.99 % | nowhere |\n{results.END}\n\nafter\n")
+    block = f"{results.START_MARK}table -->\n| made up | 99.99 % | nowhere |\n{results.END}"
+    stale.write_text(f"# title\n\n{block}\n\nafter\n")
     assert not results.update_readme(stale, check=True) and "99.99" in stale.read_text()
     assert not results.update_readme(stale) and results.update_readme(stale, check=True)
-    assert stale.read_text() == f"# title\n\n{table}\n\nafter\n"
+    assert stale.read_text() == f"# title\n\n{results.START_MARK}table -->\n{table}\n{results.END}\n\nafter\n"
     stale.write_text("no markers")
-    with pytest.raises(ValueError, match="no results markers"):
+    with pytest.raises(ValueError, match="results blocks"):
         results.update_readme(stale)

@@ -24,7 +24,7 @@ from digitlib.pictures import preprocess, reader, rule, segment
 # Reading numbers: a part wider than WIDE_PART line heights may be digits that touch. It goes to the
 # number reader when one is saved; without one it is cut into pieces PIECE_WIDTHS line heights
 # wide (a 1 is about a quarter of its height, a 0 up to one), set on numbers composed of training
-# digits (notebook 05, "Several digits").
+# digits (notebook 06, "Several digits").
 WIDE_PART = 1.0
 PIECE_WIDTHS = (0.2, 1.1)
 
@@ -129,7 +129,7 @@ class Predictor:
         if asked is True:
             return None
         raise FileNotFoundError(
-            f"No number reader at {config.display_path(path)}: train one with notebooks/03b_number_reader.ipynb."
+            f"No number reader at {config.display_path(path)}: train one with notebooks/07_number_reader.ipynb."
         )
 
     def _read(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 `python -m digitlib run` renders the default run into notebooks/ (what `make run` does).
 With `--params FILE.yaml` or `-p NAME VALUE`, the executed notebooks, the model and the reports
 go to a run folder (`runs/<name>/`) and the rendered notebooks are left alone, unless `--out
-notebooks` asks for them. `--only 03 04` runs those notebooks alone (03b is its own number).
+notebooks` asks for them. `--only 03 04` runs those notebooks alone.
 
 Each notebook executes into a scratch file (`runs/partial/` for the rendered ones) and replaces
 its target only once it has run to the end, so an interrupted run leaves every notebook either as
@@ -29,10 +29,10 @@ NOTEBOOKS = (
     "01_exploration",
     "02_cnn_building",
     "03_training",
-    "03b_number_reader",
     "04_evaluation",
-    "05_interface",
-    "06_experiments",
+    "05_experiments",
+    "06_interface",
+    "07_number_reader",
 )
 
 
@@ -41,7 +41,7 @@ PARTIAL_DIR = config.RUNS_DIR / "partial"  # rendered notebooks while they execu
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
     """The pipeline's notebooks in order, optionally only those named in `only`, by number
-    ("03", "03b") or whole name ("03_training")."""
+    ("03", "07") or whole name ("03_training")."""
     found = [
         config.NOTEBOOKS_DIR / f"{name}.ipynb"
         for name in NOTEBOOKS
@@ -77,7 +77,7 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None, ex
     unknown = sorted(set(params) - set().union(*declared_by.values()))
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: no notebook declares them")
-    executed = []
+    executed, seconds = [], {}
     for index, source in enumerate(notebooks, 1):
         declared = declared_by[source]
         passed = {name: value for name, value in params.items() if name in declared}
@@ -114,9 +114,19 @@ def run_notebooks(params: dict, out_dir: Path, only: list[str] | None = None, ex
             ) from None
         tidy_notebook(partial, parameters=passed, target=target)
         os.replace(partial, target)
-        print(f"done in {time.perf_counter() - started:.0f} s -> {config.display_path(target)}", flush=True)
+        seconds[source.stem] = round(time.perf_counter() - started, 1)
+        print(f"done in {seconds[source.stem]:.0f} s -> {config.display_path(target)}", flush=True)
         executed.append(target)
+    if rendering and execute and not only:  # the README quotes how long a full render takes
+        from digitlib import records
+
+        records.write_json(
+            TIMES_FILE, {"notebooks": seconds, "total_seconds": round(sum(seconds.values()), 1), "cpus": os.cpu_count()}
+        )
     return executed
+
+
+TIMES_FILE = config.REPORTS_DIR / "pipeline.json"  # what each notebook of the last full render took
 
 
 WIDGET_PLACEHOLDER = (

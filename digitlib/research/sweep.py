@@ -11,7 +11,8 @@ through `training.train` in a fresh Python process, so one run's TensorFlow stat
 the next, and adds one row to `reports/sweeps/NAME.csv` as soon as it finishes: the parameters,
 the seed, validation metrics, test metrics only when the file says `test_metrics: true` (final
 figures of finished recipes, never for choosing), the training time, library versions and the
-status. A file that says `interface_outputs: true` also keeps, per run, what the interface's
+status. Each run's per-epoch history (training and validation loss and accuracy) is kept in
+`reports/sweeps/NAME/histories/RUN.csv`. A file that says `interface_outputs: true` also keeps, per run, what the interface's
 uncertainty rule reads of the run's validation digits (`reports/sweeps/NAME/RUN.csv`), the data
 its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed
 run is recorded with its error and the others go on.
@@ -126,7 +127,8 @@ def load_sweep(path: str | os.PathLike) -> list[Run]:
 def run_in_fresh_process(run: Run, threads: int, runs_dir: str, outputs_dir: str = "") -> dict[str, Any]:
     """Train one run in a new Python process and return its row (status "failed" with the error
     when it fails). This is the task each Dask worker executes. Runs of a sweep that asks for
-    `interface_outputs` also write their `rule.rule_table` to `outputs_dir/RUN.csv`."""
+    `interface_outputs` also write their `rule.rule_table` to `outputs_dir/RUN.csv`; every run writes
+    its history to `outputs_dir/histories/RUN.csv`."""
     started = time.perf_counter()
     command = [
         sys.executable,
@@ -138,6 +140,8 @@ def run_in_fresh_process(run: Run, threads: int, runs_dir: str, outputs_dir: str
         str(threads),
         "--run-dir",
         str(Path(runs_dir) / f"{run.name}-{run.fingerprint}"),
+        "--history",
+        str(history_path(Path(outputs_dir), run.name)),
     ]  # resumes a killed run's backup
     if run.test_metrics:
         command.append("--test-metrics")
@@ -160,7 +164,11 @@ def _cell(value: Any) -> Any:
 
 
 def train_one(
-    params: dict[str, Any], run_dir: Path, test_metrics: bool, interface_outputs: Path | None = None
+    params: dict[str, Any],
+    run_dir: Path,
+    test_metrics: bool,
+    interface_outputs: Path | None = None,
+    history: Path | None = None,
 ) -> dict[str, Any]:
     """One run, in this process: train through the recipe, score on validation (and, when the sweep
     allows it, on the test set); with `interface_outputs`, write there what the interface's
@@ -169,6 +177,9 @@ def train_one(
 
     recipe = training.TrainConfig.from_params(params).replace(tensorboard=False, model_name="model")
     result = training.train(recipe, config.run_paths(run_dir), verbose=False)
+    if history:
+        history.parent.mkdir(parents=True, exist_ok=True)
+        result.histories["model"].to_csv(history, index=False)
     row: dict[str, Any] = {
         "train_seconds": round(result.seconds, 1),
         "epochs_trained": result.record["epochs_trained"],
@@ -226,6 +237,11 @@ def write_interface_outputs(split: Any, predictor: Any, table_path: Path, seed: 
     )
 
 
+def history_path(outputs_dir: Path, run: str) -> Path:
+    """Where a run's per-epoch history goes: `outputs_dir/histories/RUN.csv`."""
+    return outputs_dir / "histories" / f"{run}.csv"
+
+
 def probabilities_path(table_path: Path) -> Path:
     return table_path.with_name(f"{table_path.stem}-probabilities.npz")
 
@@ -245,7 +261,7 @@ def rule_table_on_validation(split: Any, predictor: Any, seed: int, non_digits: 
     if not len(split.x_val):
         raise ParameterError("interface outputs need validation images: set VALIDATION_SIZE")
     files, kinds = synthetic.delivered_in_turn(split.x_val, np.random.default_rng(seed))
-    others = synthetic.non_digit_images(non_digits, seed=1000 + seed)  # not the sets 04 and 05 show
+    others = synthetic.non_digit_images(non_digits, seed=1000 + seed)  # not the sets 04 and 06 show
     crops = synthetic.photo_crops(non_digits, seed=1000 + seed)
     labels = np.concatenate([split.y_val, np.full(len(others) + len(crops), -1)])
     predictions = predictor.predict_batch(files + others + crops)
@@ -305,7 +321,7 @@ def sweep(
     runs = load_sweep(path)
     table = table or TABLES_DIR / f"{path.stem}.csv"
     runs_dir = runs_dir or RUNS_DIR / path.stem
-    outputs_dir = table.with_suffix("")  # reports/sweeps/NAME/, for sweeps that keep interface outputs
+    outputs_dir = table.with_suffix("")  # reports/sweeps/NAME/: histories, interface outputs
     existing = read_table(table)
     finished = {}
     if len(existing):
@@ -362,7 +378,10 @@ def sweep(
     return table
 
 
-def summarize(table: Any, metric: str = "val_accuracy", baseline: str = "default", level: float = 0.95) -> Any:
+LEVEL = 0.95  # every interval's level: a paired difference is a finding when its interval excludes 0
+
+
+def summarize(table: Any, metric: str = "val_accuracy", baseline: str = "default", level: float = LEVEL) -> Any:
     """Per variant of a sweep's table: the runs, the mean of `metric` with its `level` t-interval,
     and against `baseline` on the same seeds the mean paired difference with its interval, and
     whether that interval holds 0 (the difference is within noise). Failed runs are left out."""
@@ -399,6 +418,63 @@ def tta_readings(table: Any) -> Any:
     return pd.concat(
         [done.assign(variant=done["variant"] + suffix, val_accuracy=done[column]) for suffix, column in readings]
     )
+
+
+def compare(table: Any, pairs: list[tuple[str, str]], metric: str = "val_accuracy", level: float = LEVEL) -> Any:
+    """`summarize`'s row of each variant of `pairs` (variant, baseline) against its own baseline, seed
+    by seed, with `against` naming the baseline and `time_ratio` the variant's median training time
+    over the baseline's (runs of one sweep); a pair without finished runs of both is left out."""
+    import pandas as pd
+
+    done = table[table["status"] == "ok"]
+    seconds = done.groupby("variant")["train_seconds"].median()
+    rows = [
+        summarize(done[done["variant"].isin([variant, baseline])], metric, baseline, level)
+        .loc[[variant]]
+        .assign(against=baseline, time_ratio=seconds[variant] / seconds[baseline])
+        for variant, baseline in pairs
+        if variant in seconds and baseline in seconds
+    ]
+    return pd.concat(rows) if rows else pd.DataFrame()
+
+
+def findings(summary: Any) -> Any:
+    """The rows of a summary whose paired interval excludes 0."""
+    return summary[summary["within_noise"] == False]  # noqa: E712 (a column of True, False and NaN)
+
+
+def sampling_error(accuracy: float, images: int, level: float = LEVEL) -> float:
+    """Half the width of the binomial `level` interval of one accuracy read on `images` pictures
+    (normal approximation): the error of a single reading, which no number of seeds removes."""
+    from scipy import stats
+
+    return float(stats.norm.ppf((1 + level) / 2) * (accuracy * (1 - accuracy) / images) ** 0.5)
+
+
+def readable(summary: Any) -> Any:
+    """A summary as notebook 05 shows it: percentages, points, each interval in words, and whether
+    the paired difference is a finding (its interval excludes 0)."""
+    paired = ["difference", "difference_low", "difference_high", "within_noise"]
+    summary = summary.reindex(columns=[*summary.columns, *(name for name in paired if name not in summary)])
+    level = f"{100 * LEVEL:g} %"
+
+    def span(low: Any, high: Any, form: str) -> list[str]:
+        return [form.format(100 * lo, 100 * hi) if lo == lo else "" for lo, hi in zip(low, high)]
+
+    shown = summary.assign(
+        **{
+            "mean (%)": 100 * summary["mean"],
+            f"{level} interval (%)": span(summary["low"], summary["high"], "{:.2f}-{:.2f}"),
+            "paired difference (points)": 100 * summary["difference"].astype(float),
+            f"its {level} interval": span(summary["difference_low"], summary["difference_high"], "{:+.2f} to {:+.2f}"),
+            "finding": summary["within_noise"].map({True: "no", False: "yes"}).fillna(""),
+            "time vs baseline": summary.get("time_ratio"),
+        }
+    )
+    columns = ["against"] if "against" in summary else []
+    columns += ["seeds", "mean (%)", f"{level} interval (%)", "paired difference (points)", f"its {level} interval"]
+    columns += ["finding"] + (["time vs baseline"] if "time_ratio" in summary else [])
+    return shown[columns].round(3)
 
 
 def _scores(row: dict[str, Any]) -> str:
@@ -451,6 +527,7 @@ def _main_one(argv: list[str]) -> int:
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--test-metrics", action="store_true")
     parser.add_argument("--interface-outputs")
+    parser.add_argument("--history")
     args = parser.parse_args(argv)
     from digitlib import runtime
 
@@ -459,7 +536,8 @@ def _main_one(argv: list[str]) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     outputs = Path(args.interface_outputs) if args.interface_outputs else None
-    row = train_one(json.loads(args.one), Path(args.run_dir), args.test_metrics, outputs)
+    history = Path(args.history) if args.history else None
+    row = train_one(json.loads(args.one), Path(args.run_dir), args.test_metrics, outputs, history)
     print(json.dumps(row))
     return 0
 
