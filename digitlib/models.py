@@ -67,8 +67,6 @@ def cnn(width: int = 24, dense: int = 128, dropout: float = 0.3, batch_norm: boo
     the same function, but normalizes a quarter of the pixels, so a training step is cheaper
     (`benchmarks/step_benchmark.py` times both orders).
 
-    Width 24: 165,122 parameters, 4.35 M multiply-adds per image.
-
     Two switches exist for the ablation in notebook 05: `batch_norm=False` drops batch norm (the
     convolutions and the dense layer get biases back), and `pool_first=False` puts pooling at the
     end of each block (convolution, batch norm, ReLU, pooling), the usual order."""

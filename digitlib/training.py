@@ -185,25 +185,33 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return math.ceil(examples / batch_size)
 
 
-def make_optimizer(
-    name: str, learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = WARMUP_FRACTION
+def learning_rate_schedule(
+    learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = WARMUP_FRACTION
 ) -> Any:
-    """An optimizer with a constant rate, or a linear warm-up over `warmup_fraction` of
-    `total_steps` then cosine decay to 1 %."""
+    """The rate per step: constant, or a linear warm-up over `warmup_fraction` of `total_steps`
+    from a tenth of `learning_rate`, then cosine decay to 1 % of it (a Keras schedule, which
+    notebook 03 plots by calling it on the steps)."""
     keras = runtime.keras()
     if schedule == "cosine":
         warmup = int(total_steps * warmup_fraction)
-        rate = keras.optimizers.schedules.CosineDecay(
+        return keras.optimizers.schedules.CosineDecay(
             learning_rate * 0.1,
             max(total_steps - warmup, 1),
             alpha=0.01,
             warmup_target=learning_rate,
             warmup_steps=warmup,
         )
-    elif schedule == "constant":
-        rate = learning_rate
-    else:
-        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if schedule == "constant":
+        return learning_rate
+    raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def make_optimizer(
+    name: str, learning_rate: float, schedule: str, total_steps: int, warmup_fraction: float = WARMUP_FRACTION
+) -> Any:
+    """Adam, AdamW or SGD with Nesterov momentum, at `learning_rate_schedule`'s rate."""
+    keras = runtime.keras()
+    rate = learning_rate_schedule(learning_rate, schedule, total_steps, warmup_fraction)
     if name == "adam":
         return keras.optimizers.Adam(rate)
     if name == "adamw":

@@ -122,8 +122,8 @@ def rows() -> list[tuple[str, str, str]]:
         ),
         (
             f"the default recipe, {len(runs['default'])} seeds (`make bench`)",
-            f"{_readings(runs['default'], 'with TTA')}; training time {ratio_text(time_ratios(runs, 'default'))} the Keras "
-            "recipe's, paired by seed",
+            f"{_readings(runs['default'], 'with TTA')}; training time "
+            f"{ratio_text(time_ratios(runs, 'default'))} the Keras recipe's, paired by seed",
             "`reports/benchmarks.md`",
         ),
         (
@@ -133,7 +133,8 @@ def rows() -> list[tuple[str, str, str]]:
         ),
         (
             "the quick preset (`params/quick.yaml`), same run",
-            f"{_readings(runs['quick'], 'with TTA')}; training time {ratio_text(time_ratios(runs, 'quick'))} the Keras recipe's",
+            f"{_readings(runs['quick'], 'with TTA')}; training time "
+            f"{ratio_text(time_ratios(runs, 'quick'))} the Keras recipe's",
             "`reports/benchmarks.md`",
         ),
     ]

@@ -12,9 +12,9 @@ the next, and adds one row to `reports/sweeps/NAME.csv` as soon as it finishes: 
 the seed, validation metrics, test metrics only when the file says `test_metrics: true` (final
 figures of finished recipes, never for choosing), the training time, library versions and the
 status. Each run's per-epoch history (training and validation loss and accuracy) is kept in
-`reports/sweeps/NAME/histories/RUN.csv`. A file that says `interface_outputs: true` also keeps, per run, what the interface's
-uncertainty rule reads of the run's validation digits (`reports/sweeps/NAME/RUN.csv`), the data
-its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed
+`reports/sweeps/NAME/histories/RUN.csv`. A file that says `interface_outputs: true` also keeps,
+per run, what the interface's uncertainty rule reads of the run's validation digits
+(`reports/sweeps/NAME/RUN.csv`), the data its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed
 run is recorded with its error and the others go on.
 """
 
@@ -422,16 +422,16 @@ def tta_readings(table: Any) -> Any:
 
 def compare(table: Any, pairs: list[tuple[str, str]], metric: str = "val_accuracy", level: float = LEVEL) -> Any:
     """`summarize`'s row of each variant of `pairs` (variant, baseline) against its own baseline, seed
-    by seed, with `against` naming the baseline and `time_ratio` the variant's median training time
-    over the baseline's (runs of one sweep); a pair without finished runs of both is left out."""
+    by seed, with `against` naming the baseline and `time_ratio` the median over seeds of the
+    variant's training time over the baseline's; a pair without finished runs of both is left out."""
     import pandas as pd
 
     done = table[table["status"] == "ok"]
-    seconds = done.groupby("variant")["train_seconds"].median()
+    seconds = done.pivot_table(index="seed", columns="variant", values="train_seconds")
     rows = [
         summarize(done[done["variant"].isin([variant, baseline])], metric, baseline, level)
         .loc[[variant]]
-        .assign(against=baseline, time_ratio=seconds[variant] / seconds[baseline])
+        .assign(against=baseline, time_ratio=(seconds[variant] / seconds[baseline]).median())
         for variant, baseline in pairs
         if variant in seconds and baseline in seconds
     ]
@@ -441,6 +441,26 @@ def compare(table: Any, pairs: list[tuple[str, str]], metric: str = "val_accurac
 def findings(summary: Any) -> Any:
     """The rows of a summary whose paired interval excludes 0."""
     return summary[summary["within_noise"] == False]  # noqa: E712 (a column of True, False and NaN)
+
+
+def in_words(row: Any) -> str:
+    """A paired difference in points with its interval and the verdict of the rule:
+    '+0.08 points (-0.10 to +0.26, within noise)'."""
+    verdict = "within noise" if row["within_noise"] else "a finding"
+    low, high = 100 * row["difference_low"], 100 * row["difference_high"]
+    return f"{100 * row['difference']:+.2f} points ({low:+.2f} to {high:+.2f}, {verdict})"
+
+
+def tally(summary: Any) -> str:
+    """How many comparisons a summary makes and which are findings, beside how many its intervals
+    would exclude 0 by chance alone if no variant differed from its baseline."""
+    compared = summary.dropna(subset=["difference"]) if "difference" in summary else summary.iloc[:0]
+    found = findings(compared)
+    named = f" ({', '.join(found.index)})" if len(found) else ""
+    return (
+        f"{len(compared)} comparisons, {len(found)} finding{'' if len(found) == 1 else 's'}{named}; "
+        f"about {(1 - LEVEL) * len(compared):.1f} would be by chance alone"
+    )
 
 
 def sampling_error(accuracy: float, images: int, level: float = LEVEL) -> float:
