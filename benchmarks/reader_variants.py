@@ -138,7 +138,7 @@ def main() -> int:
                 }
         row = {
             "variant": name,
-            "config": dataclasses.asdict(reader),
+            "config": dataclasses.asdict(settings),
             "parameters": int(model.count_params()),
             "train_seconds": record["train_seconds"],
             "compose_seconds": record["compose_seconds"],

@@ -192,3 +192,42 @@ def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float
         return mean, float("nan"), float("nan")
     half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
     return mean, mean - half, mean + half
+
+
+def binomial_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval, at `level`, of the share behind `successes` of `trials`: what a
+    sample of that size says about the share on the whole source (a test set's sampling error,
+    which retraining does not measure)."""
+    from scipy import stats
+
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes} of {trials}")
+    z = float(stats.norm.ppf((1 + level) / 2))
+    share = successes / trials
+    scale = 1 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / scale
+    half = z * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / scale
+    return float(centre - half), float(centre + half)
+
+
+def against_seeds(value: float, seeds: Any) -> dict[str, Any]:
+    """Where `value` (one run's score) stands among `seeds` (the same score of other runs of a
+    recipe): their count, mean, standard deviation (n - 1), lowest and highest; whether `value` lies
+    within that range, `outside_by` (0 within it, else the distance to the nearer end: negative
+    below the lowest, positive above the highest) and `from_mean` (`value` minus their mean)."""
+    seeds = np.asarray(seeds, dtype=float)
+    if len(seeds) < 2:
+        raise ValueError(f"need at least two seeds to compare with, got {len(seeds)}")
+    low, high = float(seeds.min()), float(seeds.max())
+    outside_by = min(value - low, 0.0) + max(value - high, 0.0)
+    outside_by = 0.0 if abs(outside_by) < 1e-12 else float(outside_by)  # shares of one test set: no float dust
+    return {
+        "seeds": len(seeds),
+        "mean": float(seeds.mean()),
+        "sd": float(seeds.std(ddof=1)),
+        "low": low,
+        "high": high,
+        "inside": outside_by == 0.0,
+        "outside_by": outside_by,
+        "from_mean": float(value - seeds.mean()),
+    }

@@ -40,7 +40,7 @@ def digit_grid(
         if index < len(images):
             ax.imshow(images[index], cmap="gray", vmin=0, vmax=images.max() if images.max() > 1 else 1)
             if titles:
-                ax.set_title(titles[index], fontsize=8, color=(title_colors[index] if title_colors else "black"))
+                ax.set_title(titles[index], fontsize=9, color=(title_colors[index] if title_colors else "black"))
     fig.tight_layout()
     return fig
 
@@ -57,9 +57,9 @@ def learning_curves(history):
             ax.plot(epochs, history[f"val_{metric}"], marker="o", ms=3, label="validation")
         ax.set(title=metric, xlabel="epoch")
         ax.legend()
-    if "accuracy" in history:
-        top = max(history["accuracy"].max(), history.get("val_accuracy", history["accuracy"]).max())
-        axes[1].set_ylim(max(0.9, top - 0.05), min(1.0, top + 0.005))
+    if "accuracy" in history:  # every epoch in view, the first one's low accuracy included
+        shown = history[[key for key in ("accuracy", "val_accuracy") if key in history]]
+        axes[1].set_ylim(shown.min().min() - 0.005, min(1.0, shown.max().max() + 0.005))
     if "learning_rate" in history:
         axes[2].plot(epochs, history["learning_rate"], marker="o", ms=3, color="tab:green")
         axes[2].set(title="learning rate", xlabel="epoch")
@@ -101,7 +101,7 @@ def reliability_diagram(bins: dict, calibrated: dict | None = None):
     names = [f"{100 * low:g}-{100 * high:g}" for low, high in zip(edges[:-1], edges[1:])]
     positions = np.arange(len(names))
     width = 0.8 / len(series)
-    fig, (ax, ax_counts) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, height_ratios=[2, 1])
+    fig, (ax, ax_counts) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, height_ratios=[3, 2])
     for k, (name, found, color) in enumerate(series):
         x = positions + (k - (len(series) - 1) / 2) * width
         counts = found["counts"]
@@ -119,14 +119,14 @@ def reliability_diagram(bins: dict, calibrated: dict | None = None):
         )
         ax_counts.bar(x, counts, width=width * 0.95, color=color)
         for xi, count in zip(x, counts):
-            ax_counts.annotate(f"{count:,}", (xi, max(count, 1)), ha="center", va="bottom", fontsize=6)
+            ax_counts.annotate(f"{count:,}", (xi, max(count, 1)), ha="center", va="bottom", fontsize=9, rotation=90)
     tallest = max(found["counts"].max() for _, found, _ in series)
-    ax_counts.set_ylim(0.8, tallest * 6)  # room for the counts written on the bars
+    ax_counts.set_ylim(0.8, tallest * 60)  # room for the counts written on the bars
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set(ylabel="accuracy - confidence (points)", title="calibration: above 0, the model is better than it says")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     ax_counts.set(xlabel="confidence bin (%)", ylabel="images", yscale="log")
-    ax_counts.set_xticks(positions, names, rotation=30, fontsize=8)
+    ax_counts.set_xticks(positions, names, rotation=30, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -269,5 +269,153 @@ def cost_accuracy(points: Any, title: str = "accuracy against training time"):
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}x"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def seed_spread(
+    accuracies: Any, interval: tuple[float, float, float], sampling_error: float, title: str, xlabel: str
+) -> Figure:
+    """One recipe's accuracy per seed (`accuracies`, a Series by seed, in [0, 1]), one row each; below
+    them the mean of the seeds with its interval (`interval`: mean, low, high), and one reading's
+    sampling error around that mean: how far seeds move a run, beside how far the images alone
+    would move a single reading."""
+    ordered = accuracies.sort_values()
+    mean, low, high = interval
+    rows = [f"seed {seed}" for seed in ordered.index] + ["mean of the seeds", "one reading's sampling error"]
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.4))
+    ax.scatter(100 * ordered.to_numpy(), range(len(ordered)), color="tab:blue", zorder=3)
+    spans = np.nan_to_num([[100 * (mean - low)], [100 * (high - mean)]])
+    ax.errorbar(100 * mean, len(ordered), xerr=spans, fmt="o", color="black", capsize=4)
+    ax.errorbar(100 * mean, len(ordered) + 1, xerr=100 * sampling_error, fmt="o", color="tab:gray", capsize=4)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def cost_accuracy_by_reading(points: Any, title: str = "accuracy against training time") -> Figure:
+    """Accuracy (%) against training time (x the Keras recipe's): each recipe's readings (read once,
+    with TTA) side by side, with their range over seeds, the recipe named once beside them, and the
+    frontier of the points no other beats on both. `points` has columns recipe, reading,
+    time_ratio, accuracy, low and high (accuracy in [0, 1])."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    readings = list(dict.fromkeys(points["reading"]))
+    # side by side: the readings of one recipe share its training time
+    nudge = {reading: 1.05 ** (k - (len(readings) - 1) / 2) for k, reading in enumerate(readings)}
+    points = points.assign(x=points["time_ratio"] * points["reading"].map(nudge))
+    for reading, marker in zip(readings, "o^sD", strict=False):
+        rows = points[points["reading"] == reading]
+        ax.errorbar(
+            rows["x"],
+            100 * rows["accuracy"],
+            yerr=[100 * (rows["accuracy"] - rows["low"]), 100 * (rows["high"] - rows["accuracy"])],
+            fmt=marker,
+            capsize=3,
+            label=reading,
+        )
+    ordered = points.sort_values(["time_ratio", "accuracy"], ascending=[True, False])
+    frontier = ordered[ordered["accuracy"] > ordered["accuracy"].cummax().shift(fill_value=-1.0)]
+    ax.plot(frontier["x"], 100 * frontier["accuracy"], "--", color="tab:gray", label="frontier")
+    for recipe, rows in points.groupby("recipe", sort=False):
+        where = (rows["x"].max(), 100 * rows["accuracy"].mean())
+        ax.annotate(recipe, where, xytext=(10, 0), textcoords="offset points", va="center")
+    slowest = points["time_ratio"].max()
+    ax.set_xlim(points["time_ratio"].min() / 1.4, slowest * 2.4)  # room for the slowest recipe's name
+    ax.set(
+        xscale="log",
+        xlabel="training time (x the Keras recipe's, same machine and run)",
+        ylabel="accuracy (%)",
+        title=title,
+    )
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20) if points["time_ratio"].min() / 1.5 <= t <= slowest * 1.5]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}x"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def validation_by_variant(histories: dict[str, list[Any]], summary: Any, title: str) -> Figure:
+    """Left: each variant's validation accuracy per epoch, the mean of its seeds' histories
+    (`histories`: variant -> DataFrames with `epoch` and `val_accuracy`). Right: each variant's
+    final validation accuracy (`summary`: mean, low, high in [0, 1], and `seconds`) against its
+    training time, with the 95 % interval of the mean."""
+    fig, (curves, cost) = plt.subplots(1, 2, figsize=(13, 4.2))
+    for variant, runs in histories.items():
+        accuracy = 100 * np.mean([run["val_accuracy"].to_numpy() for run in runs], axis=0)
+        curves.plot(np.arange(1, len(accuracy) + 1), accuracy, marker="o", ms=3, label=variant)
+    finals = 100 * summary["mean"]
+    curves.set_ylim(finals.min() - 1.5, 100 * summary["high"].max() + 0.2)  # the last epochs, where they differ
+    curves.set(xlabel="epoch", ylabel="validation accuracy (%)", title=title)
+    curves.legend(loc="lower right", fontsize=9)
+    for variant, row in summary.iterrows():
+        cost.errorbar(
+            row["seconds"],
+            100 * row["mean"],
+            yerr=[[100 * (row["mean"] - row["low"])], [100 * (row["high"] - row["mean"])]],
+            fmt="o",
+            capsize=3,
+        )
+        cost.annotate(
+            variant, (row["seconds"], 100 * row["mean"]), textcoords="offset points", xytext=(6, 4), fontsize=9
+        )
+    cost.set(
+        xscale="log",
+        xlabel="training seconds per run (median over seeds)",
+        ylabel="final validation accuracy (%)",
+        title="accuracy against training time (95 % intervals)",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def curves_over_seeds(histories: Sequence[Any], title: str) -> Figure:
+    """Loss and accuracy per epoch, training and validation, over several runs of one recipe
+    (`histories`: DataFrames with `loss`, `accuracy`, `val_loss`, `val_accuracy`): the mean of the
+    runs as a line, their range as a band."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    epochs = np.arange(1, len(histories[0]) + 1)
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for key, label in ((metric, "training batches"), (f"val_{metric}", "validation")):
+            values = np.array([history[key].to_numpy() for history in histories])
+            scale = 100 if metric == "accuracy" else 1
+            ax.plot(epochs, scale * values.mean(0), marker="o", ms=3, label=label)
+            ax.fill_between(epochs, scale * values.min(0), scale * values.max(0), alpha=0.2)
+        ax.set(
+            xlabel="epoch",
+            ylabel=metric + (" (%)" if metric == "accuracy" else ""),
+            yscale="log" if metric == "loss" else "linear",
+        )
+        if metric == "loss":  # plain numbers on the log axis, not powers of ten
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.legend(fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def paired_comparisons(summary: Any, title: str, xlabel: str) -> Figure:
+    """A `sweep.compare` table's paired differences (percentage points, with their intervals) as
+    horizontal error bars around zero, in the table's order from the top (so a variant's readings
+    stay together), grey within noise, green or red beyond it; the figure as wide as its row names."""
+    rows = summary.dropna(subset=["difference"])
+    names = [f"{name} ({int(n)} seeds)" for name, n in zip(rows.index, rows["paired_seeds"])]
+    width = 4.5 + 0.085 * max(map(len, names))  # inches: the plot keeps its room beside long names
+    fig, ax = plt.subplots(figsize=(width, 0.42 * len(rows) + 1.3))
+    centres = 100 * rows["difference"].to_numpy()
+    for row, (centre, low, high, within) in enumerate(
+        zip(centres, 100 * rows["difference_low"], 100 * rows["difference_high"], rows["within_noise"])
+    ):
+        colour = "tab:gray" if within else ("tab:green" if centre > 0 else "tab:red")
+        ax.errorbar(centre, row, xerr=[[centre - low], [high - centre]], fmt="o", color=colour, capsize=3)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(range(len(rows)), names)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=6))  # tick labels that do not touch
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, title=title)
     fig.tight_layout()
     return fig

@@ -85,3 +85,25 @@ def test_test_time_augmentation_averages_the_picture_and_its_shifts():
     np.testing.assert_allclose(eight[0, 0], 6 / 9)  # up, up-left and up-right lose it
     with pytest.raises(ValueError, match="tta_shifts must be one of"):
         evaluation.predict_probabilities(model, images, tta_shifts=2)
+
+
+def test_the_binomial_interval_is_wilsons_and_narrows_with_more_images():
+    low, high = evaluation.binomial_interval(9957, 10000)
+    assert low < 0.9957 < high and 0.0012 < (high - low) / 2 < 0.0014  # about ±0.13 points at 99.6 %
+    wide = evaluation.binomial_interval(996, 1000)
+    assert wide[1] - wide[0] > 3 * (high - low)
+    assert evaluation.binomial_interval(10, 10)[1] == pytest.approx(1.0) and evaluation.binomial_interval(10, 10)[0] < 1
+    with pytest.raises(ValueError, match="successes"):
+        evaluation.binomial_interval(11, 10)
+
+
+def test_against_seeds_says_inside_or_by_how_much_outside():
+    seeds = [0.9955, 0.9956, 0.9958, 0.9959]
+    inside = evaluation.against_seeds(0.9957, seeds)
+    assert inside["inside"] and inside["outside_by"] == 0 and inside["seeds"] == 4
+    assert inside["sd"] == pytest.approx(np.std(seeds, ddof=1))
+    above = evaluation.against_seeds(0.9961, seeds)
+    assert not above["inside"] and above["outside_by"] == pytest.approx(0.0002)
+    assert evaluation.against_seeds(0.9950, seeds)["outside_by"] == pytest.approx(-0.0005)
+    with pytest.raises(ValueError, match="two seeds"):
+        evaluation.against_seeds(0.99, [0.99])

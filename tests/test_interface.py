@@ -14,6 +14,7 @@ import zlib
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -561,3 +562,42 @@ def test_cutting_apart_keeps_the_pieces_the_model_reads_best(test_digits, monkey
     assert len(kept) == 3 and kept[0][0] == start and kept[-1][1] == stop
     assert all(left[1] == right[0] for left, right in zip(kept, kept[1:]))  # contiguous, left to right
     assert all(abs(k[0] - t[0]) <= 2 and abs(k[1] - t[1]) <= 2 for k, t in zip(kept, truth))
+
+
+def test_the_thresholds_figure_leaves_out_pictures_with_no_digit_and_keeps_its_text_readable():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon, Rectangle
+
+    from digitlib.pictures import rule
+
+    rng = np.random.default_rng(0)
+    digits = {"label": 1, "delivered_as": "png", "digit": 1, "confidence": rng.uniform(0.7, 1, 200)}
+    crops = {
+        "label": -1,
+        "delivered_as": "photo crop",
+        "digit": [4] * 30 + [-1] * 10,
+        "confidence": [0.9] * 30 + [0] * 10,
+    }
+    held_out = pd.concat(
+        [
+            pd.DataFrame(digits).assign(energy=rng.uniform(8, 20, 200)),
+            pd.DataFrame(crops).assign(energy=[3.0] * 30 + [np.nan] * 10),
+        ],
+        ignore_index=True,
+    ).assign(ink_share=0.15, holes=0, parts=1)
+    grid = {"UNCERTAIN_BELOW": [0.6], "MIN_INK_SHARE": [0.02], "MAX_INK_SHARE": [0.3], "MAX_HOLES": [2]}
+    grid |= {"MAX_PARTS": [4], "MIN_ENERGY": [0.0, 1.0, 5.0]}  # 0 and 1 flag the same pictures
+    chosen, tried = rule.choose_thresholds(held_out, grid, max_correct_flagged=0.1)
+    fig = interface.thresholds_figure(held_out, chosen, tried)
+    left, _, right = fig.axes
+    texts = [text for text in fig.findobj(plt.Text) if text.get_text()]
+    legend = " | ".join(text.get_text() for text in fig.legends[0].get_texts())
+    bars = [(patch.get_x(), patch.get_height()) for patch in left.patches if isinstance(patch, Rectangle)]
+    outline = np.concatenate([patch.get_xy() for patch in left.patches if isinstance(patch, Polygon)])
+    plt.close(fig)
+    assert min(text.get_fontsize() for text in texts) >= 9
+    assert "photo crops (10 with no ink found" in legend and "validation digits as files |" in legend
+    # nothing at confidence 0: the pictures with no digit are not in the histogram
+    assert all(height == 0 for x, height in bars if x < 0.02) and (outline[outline[:, 0] < 0.02, 1] == 0).all()
+    labels = [text.get_text() for text in right.texts]
+    assert "0, 1" in labels and "5" in labels and len(labels) == 2  # one label where points coincide

@@ -86,6 +86,8 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     assert {
         "01_samples.png",
         "02_comparison.png",
+        "03_recipe.png",
+        "03_validation_curves.png",
         "03_learning_curves_cnn.png",
         "04_confusion_matrix.png",
         "04_reliability.png",
@@ -116,9 +118,12 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     assert sorted(summary.index) == ["default", "no-augmentation"] and (summary["seeds"] == 2).all()
     assert summary.loc["no-augmentation", "paired_seeds"] == 2 and summary["mean"].between(0.3, 1).all()
     assert (out_dir / "reports" / "figures" / "05_ablation.png").exists()
+    # 02 read the committed architecture sweep: every variant, compared with the cnn seed by seed
     comparison = pd.read_csv(out_dir / "reports" / "02_architectures.csv", index_col=0)
-    assert list(comparison.index) == ["dense_baseline", "simple_convnet", "cnn"]
-    assert comparison["val accuracy"].between(0.5, 1.0).all(), comparison  # one epoch on 2,000 images
+    variants = sweep.load_sweep(config.PARAMS_DIR / "sweeps" / "architectures.yaml")
+    assert sorted(comparison.index) == sorted({run.variant for run in variants})
+    assert comparison["mean"].between(0.9, 1.0).all() and comparison.loc["cnn", "relative compute"] == 1
+    assert comparison.drop(index="cnn")["paired_seeds"].eq(3).all()
 
 
 @pytest.mark.slow

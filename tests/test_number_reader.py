@@ -110,10 +110,10 @@ def test_reader_parameters_are_checked_by_their_notebook_names():
 
 
 @pytest.mark.audit
-def test_the_reader_defaults_were_measured_and_03b_takes_them_from_the_config():
-    """03b's parameters cell leaves the reader's settings to ReaderConfig (None); the default reader
+def test_the_reader_defaults_were_measured_and_07_takes_them_from_the_config():
+    """07's parameters cell leaves the reader's settings to ReaderConfig (None); the default reader
     is one of the variants benchmarks/reader_variants.py measured on validation numbers."""
-    declared = papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / "03b_number_reader.ipynb"))
+    declared = papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / "07_number_reader.ipynb"))
     settings = {name: value["default"] for name, value in declared.items() if name.startswith("READER_")}
     assert {f"READER_{name.upper()}" for name in dataclasses.asdict(reader.ReaderConfig())} == set(settings)
     assert set(settings.values()) == {"None"} and declared["TRAIN_READER"]["default"] == "False"
@@ -212,11 +212,82 @@ def test_the_reader_threshold_is_the_highest_that_spares_right_digits():
 
 @pytest.mark.audit
 def test_the_predictor_reads_the_reader_threshold_beside_the_reader(tmp_path):
-    """The "?" threshold 03b chose travels beside the reader; a reader without one gets the shipped one's."""
+    """The "?" threshold 07 chose travels beside the reader; a reader without one gets the shipped one's."""
     shipped = json.loads(reader.unsure_below_file().read_text())
-    report = json.loads((config.REPORTS_DIR / "03b_number_reader.json").read_text())
+    report = json.loads((config.REPORTS_DIR / "07_number_reader.json").read_text())
     assert shipped["unsure_below"] == report["chosen_unsure_below"] in number_tables.READER_THRESHOLD_GRID
-    assert shipped["chosen"]["by"] == "notebooks/03b_number_reader.ipynb"
+    assert shipped["chosen"]["by"] == "notebooks/07_number_reader.ipynb"
     assert reader.load_unsure_below(tmp_path / "other.keras") == shipped["unsure_below"]
     reader.write_unsure_below(tmp_path / "other.keras", 0.5, {"by": "a test"})
     assert reader.load_unsure_below(tmp_path / "other.keras") == 0.5
+
+
+def test_the_reader_alone_reads_the_numbers_the_predictor_is_given(mnist):
+    """`reader_alone` composes the numbers `number_pieces` composes for the same digits and seed, and
+    reads each whole picture with the reader, as benchmarks/reader_variants.py reads its variants."""
+    (_, _), (x_test, y_test) = mnist
+    alone = number_tables.reader_alone(SHIPPED_READER, x_test, y_test, numbers=4, gaps=(-4, 8), seed=3)
+    assert list(alone.index.names) == ["gap", "number"] and len(alone) == 8
+    drawn, chosen = number_tables.draw_numbers(x_test, y_test, 4, seed=3)
+    assert alone.loc[8, "truth"].tolist() == ["".join(str(d) for d in number) for number in drawn]
+    lines = np.stack([segment.to_line(synthetic.compose_number(digits, -4)) for digits in chosen])
+    model = runtime.keras().models.load_model(SHIPPED_READER, compile=False)
+    assert alone.loc[-4, "read"].tolist() == reader.read_lines(model, lines.astype(np.float32))
+    assert (alone["read_exactly"] == (alone["read"] == alone["truth"])).all()
+    assert (alone.loc[8, "read_exactly"].mean()) >= 0.5  # digits apart: the reader reads most
+
+
+def test_alone_or_through_pairs_the_numbers_and_finds_those_with_no_wide_part():
+    # three numbers at one gap: read exactly alone (1, 1, 0) and through the predictor (1, 0, 0);
+    # number 1 went to the digit model whole (no digit by the reader), number 0 to the reader
+    index = pd.MultiIndex.from_product([[-4], [0, 1, 2]], names=["gap", "number"])
+    alone = pd.DataFrame({"read_exactly": [True, True, False]}, index=index)
+    through = pd.DataFrame({"read_exactly": [True, False, False]}, index=index)
+    pieces = pd.DataFrame({"gap": -4, "number": [0, 0, 1, 2, 2], "by_reader": [True, True, False, True, False]})
+    check = number_tables.alone_or_through(alone, through, pieces, -4)
+    assert check["alone"] == pytest.approx(2 / 3) and check["through"] == pytest.approx(1 / 3)
+    assert check["difference"] == pytest.approx(-1 / 3) and check["halfwidth"] > 0
+    assert (check["lost"], check["lost_without_wide_part"]) == (1, 1)
+    mean, low, high = number_tables.paired_difference([1, 1, 1], [1, 1, 1])
+    assert mean == low == high == 0  # the same readings: no difference, no noise
+    assert number_tables.unpaired_halfwidth(0.5, 0.5, 100) == pytest.approx(1.96 * np.sqrt(0.005))
+
+
+def test_reader_variants_are_named_by_their_settings_and_compared_with_the_first():
+    measured = json.loads((config.REPORTS_DIR / "reader_variants.json").read_text())
+    table = number_tables.variants_table(measured)
+    names = [number_tables.variant_name(row["config"]) for row in measured["variants"]]
+    assert list(table.index) == names and len(set(names)) == len(names)
+    assert all("(" not in name for name in names)  # settings, not the story of a choice
+    assert table.iloc[0]["gap -4 minus first (points)"] == 0
+    first, base = measured["variants"][0], measured["variants"][0]["config"]
+    for name, row in zip(names, measured["variants"]):
+        change = 100 * (row["by_gap"]["-4"]["read_exactly"] - first["by_gap"]["-4"]["read_exactly"])
+        assert table.loc[name, "gap -4 minus first (points)"] == pytest.approx(change, abs=0.05)
+    assert number_tables.variant_name(dict(base, epochs=18, recurrent_units=64), base) == "18 epochs, GRU 64"
+    assert number_tables.variant_name(base, base) == "the same settings"
+
+
+def test_the_reader_against_cuts_table_pairs_each_gap():
+    index = pd.MultiIndex.from_product([[-4, 8], range(4)], names=["gap", "number"])
+    results = {
+        "reader": pd.DataFrame({"read_exactly": [1, 1, 1, 0, 1, 1, 1, 1]}, index=index).astype(bool),
+        "cut": pd.DataFrame({"read_exactly": [0, 0, 1, 0, 1, 1, 1, 1]}, index=index).astype(bool),
+    }
+    exact = pd.DataFrame({name: table["read_exactly"].groupby(level="gap").mean() for name, table in results.items()})
+    table = number_tables.reader_or_cuts(exact, "reader", "cut", results)
+    assert table.loc[-4, "reader"] == 75 and table.loc[-4, "difference (points)"] == 50
+    assert table.loc[8, "difference (points)"] == 0 and table.loc[8, "± (95 %)"] == 0
+    assert table.loc[-4, "± (95 %)"] > 0
+
+
+def test_without_train_reader_the_notebook_reads_with_the_shipped_reader(tmp_path):
+    paths = config.run_paths(tmp_path).make()
+    settings, record = reader.notebook_settings(False, {}, paths)
+    shipped = json.loads(SHIPPED_READER.with_name(reader.RECORD_FILE).read_text())
+    assert dataclasses.asdict(settings) == shipped["config"] and record == shipped
+    assert (paths.models / reader.FILE_NAME).read_bytes() == SHIPPED_READER.read_bytes()  # copied into the run
+    with pytest.raises(ParameterError, match="READER_EPOCHS"):
+        reader.notebook_settings(False, {"READER_EPOCHS": 2}, paths)
+    trained, none = reader.notebook_settings(True, {"READER_EPOCHS": 2}, paths)
+    assert trained.epochs == 2 and none is None

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.audit
 ALLOWED = re.compile(
     r"\b0[1-7](?:_[a-z_]+)?\b"  # notebook 04, 04_evaluation
     r"|\b60,000\b|\b10,000\b|\b(?:28|20|8)x(?:28|20|8)\b"  # MNIST's sizes
+    r"|\b[1-9]x[1-9]\b"  # a kernel's size (3x3 convolutions, 2x2 pooling)
     r"|\b(?:19|20)\d\d\b"  # a citation's year
     r"|\bMNIST\b|\bTF\d?\b|\bF1\b|\bfloat32\b|\buint8\b|\bIDX\b|\bSHA-256\b"
     r"|\b95 %|\bCC BY-SA\s+\d\.\d\b|\bPython 3\.11\b"  # the intervals' level; licences, versions

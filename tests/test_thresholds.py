@@ -79,13 +79,13 @@ def test_a_rule_file_round_trips_and_refuses_what_is_missing(tmp_path):
         rule.Rule(1.0, {k: v for k, v in SHIPPED.thresholds.items() if k != "MIN_ENERGY"}, "cut")
     with pytest.raises(ValueError, match="shape checks"):
         rule.Rule(1.0, SHIPPED.thresholds, "some")
-    with pytest.raises(FileNotFoundError, match="05_interface"):
+    with pytest.raises(FileNotFoundError, match="06_interface"):
         rule.load_rule(tmp_path / "missing-rule.json")
 
 
 @pytest.mark.audit
 def test_the_shipped_rule_says_where_it_was_chosen():
-    assert SHIPPED.chosen["by"] == "notebooks/05_interface.ipynb" and "held-out" in SHIPPED.chosen["on"]
+    assert SHIPPED.chosen["by"] == "notebooks/06_interface.ipynb" and "held-out" in SHIPPED.chosen["on"]
     assert set(SHIPPED.thresholds) == set(rule.THRESHOLD_NAMES)
 
 
@@ -196,3 +196,111 @@ def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist):
     assert pieces.loc[pieces["gap"] == 0, "cut"].mean() > pieces.loc[pieces["gap"] == 8, "cut"].mean() + 0.3
     assert number_tables.number_flags(pieces, "every").sum() >= number_tables.number_flags(pieces).sum()
     np.testing.assert_allclose(probabilities[read].max(axis=1), pieces.loc[read, "confidence"], atol=2e-6)
+
+
+def _held_out(seed: int = 0) -> pd.DataFrame:
+    """Two runs' pooled rule tables: digits with much evidence, read right but for a few; generated
+    non-digits with little evidence, sure of themselves or not; photo crops, some with no ink found."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for run in ("run-a", "run-b"):
+        digits = pd.DataFrame(
+            {"label": 1, "delivered_as": "png", "digit": [1] * 95 + [2] * 5, "confidence": rng.uniform(0.7, 1, 100)}
+        ).assign(energy=rng.uniform(8, 20, 100))
+        others = pd.DataFrame(
+            {"label": -1, "delivered_as": "non-digit", "digit": 3, "confidence": rng.uniform(0.3, 1, 20)}
+        ).assign(energy=rng.uniform(2, 10, 20))
+        crops = pd.DataFrame(
+            {"label": -1, "delivered_as": "photo crop", "digit": [4] * 7 + [-1] * 3, "confidence": [0.8] * 7 + [0] * 3}
+        ).assign(energy=[3.0] * 7 + [np.nan] * 3)
+        runs.append(pd.concat([digits, others, crops], ignore_index=True).assign(run=run))
+    return pd.concat(runs, ignore_index=True).assign(ink_share=0.15, holes=0, parts=1)
+
+
+GRID = {
+    "UNCERTAIN_BELOW": [0.5, 0.75],
+    "MIN_INK_SHARE": [0.02],
+    "MAX_INK_SHARE": [0.3],
+    "MAX_HOLES": [2],
+    "MAX_PARTS": [4],
+    "MIN_ENERGY": [0.0, 1.0, 6.0],  # 0 and 1 flag the same pictures: no energy is that low
+}
+
+
+def test_the_threshold_report_counts_and_compares_the_rules_on_the_same_pictures():
+    held_out = _held_out()
+    chosen, tried = rule.choose_thresholds(held_out, GRID, max_correct_flagged=0.3)
+    report = rule.threshold_report(held_out, chosen, tried)
+    assert chosen["MIN_ENERGY"] == 6.0 and report["chosen"] == chosen
+    assert (report["held_out_digits"], report["held_out_non_digits"], report["held_out_right"]) == (200, 60, 190)
+    assert report["rules_tried"] == 6 and report["no_ink_found"] == {"non-digit": 0, "photo crop": 6}
+    assert report["held_out_outcomes"] == pytest.approx(rule.rule_outcomes(held_out, chosen), abs=1e-6)
+    assert set(report["per_run"]) == {"run-a", "run-b"}
+    # the best allowed rule without the energy, and what the energy adds on the same non-digits
+    without = tried[tried["allowed"] & (tried["MIN_ENERGY"] == 0)].iloc[0]
+    assert report["best_without_energy"]["non_digits_flagged"] == pytest.approx(without["non_digits_flagged"])
+    added = report["energy_adds"]
+    expected = report["held_out_outcomes"]["non_digits_flagged"] - without["non_digits_flagged"]
+    assert added["non_digits_flagged"] == pytest.approx(expected, abs=1e-6) and expected > 0
+    assert added["low"] < added["non_digits_flagged"] < added["high"]
+    # every photo crop is flagged (little evidence or no digit); a no-digit crop counts as least digit-like
+    assert report["non_digits_flagged_by_kind"]["photo crop"] == 1.0
+    assert 0.5 < report["separation_auroc"]["energy"] <= 1 and json.dumps(report)
+
+
+def test_a_paired_difference_has_an_interval_around_it():
+    assert rule.paired_difference([1, 1, 1, 1], [1, 1, 1, 1]) == (0.0, 0.0, 0.0)
+    mean, low, high = rule.paired_difference([1, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 1, 0, 0, 1])
+    assert mean == pytest.approx(3 / 8) and low < mean < high and high - low == pytest.approx(2 * (mean - low))
+
+
+def test_pooled_tables_are_read_at_the_temperature_with_their_run():
+    table = pd.DataFrame({"label": [1, 2], "digit": [1, -1], "confidence": [0.9, 0.0]})
+    probabilities = np.array([[0.05, 0.9, 0.05] + [0] * 7, [0] * 10], np.float32)
+    pooled = rule.pooled_at_temperature({"a": table, "b": table}, {"a": probabilities, "b": probabilities}, 2.0)
+    assert list(pooled["run"]) == ["a", "a", "b", "b"] and pooled["confidence"].iloc[1] == 0
+    assert pooled["confidence"].iloc[0] == pytest.approx(
+        rule.at_temperature(table, probabilities, 2.0)["confidence"][0]
+    )
+
+
+def test_calibration_finds_the_temperature_that_undoes_overconfidence():
+    rng = np.random.default_rng(0)
+    runs = {}
+    for run in ("a", "b"):
+        logits = 2 * rng.standard_normal((3000, 10))
+        honest = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        labels = np.array([rng.choice(10, p=row) for row in honest])
+        runs[run] = {"validation": evaluation.with_temperature(honest, 0.5), "validation_labels": labels}
+    report, before, after = rule.calibration(runs)
+    assert 1.8 <= report["fitted"] <= 2.2 and report["fitted"] == round(report["fitted"], 2)
+    assert set(report["per_run"]) == {"a", "b"} and report["validation_digits"] == 6000
+    assert report["ece_after"] < report["ece_before"] == pytest.approx(before["ece"], abs=1e-6)
+    assert report["log_loss_after"] < report["log_loss_before"] and after["ece"] == pytest.approx(
+        report["ece_after"], abs=1e-6
+    )
+
+
+def test_the_rule_file_says_what_the_report_chose_and_on_what(tmp_path):
+    table = _numbers_table()
+    choice, tried = number_tables.choose_number_checks(table)
+    _, apart = number_tables.choose_number_checks(table[table["gap"] > 0])
+    checks = rule.number_checks_report(choice, tried, apart, 0.01)
+    assert checks["chosen"] == "cut" and checks["validation_numbers"] == 3 and checks["max_extra_silent"] == 0.01
+    assert checks["outcomes"]["none"]["allowed"] is False and checks["outcomes"]["cut"]["numbers"] == 3
+    assert checks["read_exactly_apart"] == {"every": 0.0, "cut": 1.0, "none": 1.0}  # "12": its 1 in six pieces
+    report = {
+        "chosen_on": "somewhere (2 runs)",
+        "held_out_digits": 200,
+        "held_out_non_digits": 60,
+        "max_correct_flagged": 0.02,
+        "chosen": SHIPPED.thresholds,
+        "temperature": {"fitted": 1.25, "validation_digits": 15000},
+        "number_checks": checks,
+    }
+    chosen = rule.rule_from_report(report, by="notebooks/06_interface.ipynb")
+    assert (chosen.temperature, chosen.thresholds, chosen.shape_checks_in_numbers) == (1.25, SHIPPED.thresholds, "cut")
+    assert chosen.chosen["on"] == "somewhere (2 runs)" and chosen.chosen["validation_numbers"] == 3
+    assert "15,000" in chosen.chosen["temperature"] and "at most 2 %" in chosen.chosen["thresholds"]
+    assert "at most 1 point more" in chosen.chosen["shape_checks_in_numbers"]
+    assert rule.load_rule(rule.write_rule(tmp_path / "m-rule.json", chosen)) == chosen

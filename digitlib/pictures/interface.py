@@ -1,5 +1,5 @@
 """The drawing and upload interface (ipywidgets + ipycanvas), built on `predict`, and the figures
-of what the predictor sees.
+notebook 06 shows: what the predictor sees, the numbers it reads, where the thresholds sit.
 
 `DigitPad(predictor).widget` is the whole interface: a canvas to draw on with a mouse, a finger or
 a stylus (prediction when the pen lifts), Undo (the last stroke), Clear, an upload control for one
@@ -17,11 +17,13 @@ import base64
 import html
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from digitlib import plots
+from digitlib.pictures import rule
 from digitlib.pictures.predict import Prediction, Predictor
 from digitlib.pictures.preprocess import (
     CANVAS_SIZE,
@@ -190,7 +192,7 @@ def error_html(title: str, error: Exception | str) -> str:
 
 def prediction_figure(predictions: list[Prediction], titles: list[str] | None = None, columns: int = 7):
     """For each prediction: the 28x28 input the model saw (titled with the answer) above the bar
-    chart of its ten probabilities; `columns` pairs per row. For static figures (notebook 05)."""
+    chart of its ten probabilities; `columns` pairs per row. For static figures (notebook 06)."""
     import matplotlib.pyplot as plt
 
     count = max(1, len(predictions))
@@ -245,6 +247,89 @@ def preprocessing_figure(pictures: Mapping[str, Stages]):
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     fig.tight_layout()
+    return fig
+
+
+def number_readings_figure(predictor: Predictor, pictures: Mapping[str, np.ndarray]):
+    """One panel per named picture of a number, titled with its name and what `predictor` reads in it."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(pictures), figsize=(4 * len(pictures), 2.2), squeeze=False)
+    for ax, (name, picture) in zip(axes[0], pictures.items(), strict=True):
+        ax.imshow(picture, cmap="gray")
+        ax.set_title(f"{name}: read {predictor.read_number(picture).text}", fontsize=11)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+_KIND_NAMES = {"non-digit": "generated non-digits", "photo crop": "photo crops"}
+
+
+def thresholds_figure(held_out: Any, chosen: dict[str, float], tried: Any):
+    """How the `chosen` thresholds sit on the held-out pictures (a pooled `rule.rule_table`): the
+    calibrated top probability and the energy of the digits and of each kind of non-digit, and the
+    trade-off as `MIN_ENERGY` varies with the other thresholds as chosen (`tried`, from
+    `rule.choose_thresholds`). Pictures where no ink was found have neither (the predictor says "no
+    digit"), so the histograms leave them out and the legend counts them."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.6))
+    read = held_out[held_out["digit"] >= 0]
+    groups = [("validation digits as files", held_out["label"] >= 0)] + [
+        (kind, held_out["delivered_as"] == kind)
+        for kind in sorted(held_out.loc[held_out["label"] < 0, "delivered_as"].unique())
+    ]
+    energy_bins = np.linspace(np.floor(read["energy"].min()), np.ceil(read["energy"].max()), 61)
+    handles = []
+    for k, ((name, members), colour) in enumerate(zip(groups, ("tab:blue", "tab:orange", "tab:green", "tab:purple"))):
+        shown = read[members[read.index]]
+        left_out = int((held_out.loc[members, "digit"] < 0).sum())
+        label = _KIND_NAMES.get(name, name) + (
+            f' ({left_out:,} with no ink found: "no digit", not shown)' if left_out else ""
+        )
+        # the digits filled, the non-digits as outlines: overlapping shapes stay readable
+        style = {"alpha": 0.45} if k == 0 else {"histtype": "step", "linewidth": 1.8}
+        left.hist(shown["confidence"], bins=np.linspace(0, 1, 41), density=True, color=colour, **style)
+        middle.hist(shown["energy"], bins=energy_bins, density=True, color=colour, **style)
+        handles.append(
+            plt.Rectangle((0, 0), 1, 1, color=colour, alpha=0.45, label=label)
+            if k == 0
+            else Line2D([], [], color=colour, linewidth=1.8, label=label)
+        )
+    left.axvline(chosen["UNCERTAIN_BELOW"], color="black", linestyle="--")
+    middle.axvline(chosen["MIN_ENERGY"], color="black", linestyle="--")
+    handles.append(Line2D([], [], color="black", linestyle="--", label="the chosen threshold"))
+    left.set(xlabel="top probability, calibrated", ylabel="density (log scale)", yscale="log")
+    left.set_title(f"confidence (UNCERTAIN_BELOW = {chosen['UNCERTAIN_BELOW']:g})", fontsize=11)
+    middle.set(xlabel="energy (log-sum-exp of the logits)", ylabel="density")
+    middle.set_title(f"evidence (MIN_ENERGY = {chosen['MIN_ENERGY']:g})", fontsize=11)
+
+    others = [name for name in chosen if name != "MIN_ENERGY"]
+    curve = tried[np.logical_and.reduce([tried[name] == chosen[name] for name in others])].sort_values("MIN_ENERGY")
+    x, y = 100 * curve["correct_flagged"], 100 * curve["non_digits_flagged"]
+    right.plot(x, y, "o-", label="MIN_ENERGY varied, the rest as chosen")
+    # points closer than a fiftieth of the axes share one label, so no two labels overlap
+    near = 0.02 * np.array([np.ptp(x) or 1.0, np.ptp(y) or 1.0])
+    labels: list[tuple[np.ndarray, list[str]]] = []
+    for px, py, value in zip(x, y, curve["MIN_ENERGY"]):
+        if labels and (np.abs(labels[-1][0] - (px, py)) <= near).all():
+            labels[-1][1].append(f"{value:g}")
+        else:
+            labels.append((np.array([px, py]), [f"{value:g}"]))
+    for point, names in labels:
+        right.annotate(", ".join(names), point, textcoords="offset points", xytext=(7, -4), fontsize=9, va="top")
+    right.axvline(100 * rule.MAX_CORRECT_FLAGGED, color="grey", linestyle=":", label="the most right answers allowed")
+    best = curve[curve["MIN_ENERGY"] == chosen["MIN_ENERGY"]].iloc[0]
+    right.plot(100 * best["correct_flagged"], 100 * best["non_digits_flagged"], "k*", markersize=13, label="chosen")
+    right.margins(x=0.08, y=0.1)  # room for the labels at the ends
+    right.set(xlabel="right answers flagged (%)", ylabel="non-digits flagged (%)")
+    right.set_title("the trade-off (points: MIN_ENERGY)", fontsize=11)
+    right.legend(loc="lower right", fontsize=9)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 0))
+    fig.suptitle("held-out validation pictures", fontsize=12)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

@@ -10,13 +10,15 @@ another rule without the model: `number_flags`, `choose_number_checks`, `choose_
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from digitlib import config
-from digitlib.pictures import reader, rule
+from digitlib import config, evaluation, runtime
+from digitlib.pictures import reader, rule, segment
 from digitlib.pictures.synthetic import compose_number
 
 MAX_EXTRA_SILENT = 0.01  # where shape checks apply: at most this many more numbers wrong without a "?" than "every"
@@ -94,12 +96,11 @@ def number_pieces(
     return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
 
 
-def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool = True) -> Any:
-    """Per gap of a `number_pieces` table (or over all gaps), the share of numbers read exactly
-    (every digit right and none flagged "?"), with the right count of digits, and read wrong
-    without any "?" (a number read as nothing counts there). `flags` marks the digits flagged
-    "?" (default: `number_flags`, the shipped rules). Tables of several runs, pooled,
-    tell their numbers apart by a `run` column."""
+def number_results(pieces: Any, flags: np.ndarray | None = None) -> Any:
+    """One row per number of a `number_pieces` table (indexed by gap and number, and run where
+    there is a `run` column): whether it was read exactly (every digit right and none flagged
+    "?"), with the right count of digits, and wrong without any "?" (a number read as nothing
+    counts there). `flags` marks the digits flagged "?" (default: `number_flags`, the shipped rules)."""
     flags = number_flags(pieces) if flags is None else np.asarray(flags, bool)
     if "run" not in pieces and pieces.duplicated(["gap", "number", "position"]).any():
         raise ValueError("the table repeats numbers: tables of several runs need a `run` column")
@@ -110,9 +111,18 @@ def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool =
     )
     right_count = per_number["read"] == per_number["digits"]
     exact = right_count & per_number["all_right"] & ~per_number["any_flag"]
-    frame = per_number.assign(
+    return per_number.assign(
         read_exactly=exact, right_count=right_count, read_wrong_without_a_question_mark=~exact & ~per_number["any_flag"]
     )
+
+
+def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool = True) -> Any:
+    """Per gap of a `number_pieces` table (or over all gaps), the share of numbers read exactly
+    (every digit right and none flagged "?"), with the right count of digits, and read wrong
+    without any "?" (`number_results`, averaged). `flags` marks the digits flagged "?" (default:
+    `number_flags`, the shipped rules). Tables of several runs, pooled, tell their numbers apart
+    by a `run` column."""
+    frame = number_results(pieces, flags)
     columns = ["read_exactly", "right_count", "read_wrong_without_a_question_mark"]
     if not by_gap:
         return frame[columns].mean().to_frame().T.assign(numbers=len(frame))[["numbers", *columns]]
@@ -176,6 +186,136 @@ def choose_number_checks(
     tried["allowed"] = tried["read_wrong_without_a_question_mark"] <= ceiling + 1e-12
     allowed = tried[tried["allowed"]]
     return str(allowed["read_exactly"].idxmax()), tried
+
+
+def reader_alone(
+    reader_path: str | os.PathLike,
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int = 200,
+    gaps: Sequence[int] = NUMBER_GAPS,
+    seed: int = 0,
+) -> Any:
+    """The number reader at `reader_path` alone on the numbers `number_pieces` composes for the same
+    `images`, `numbers` and `seed`: each whole picture brought to its input (`segment.to_line`) and
+    read whole, with no digit model and no "?", as `benchmarks/reader_variants.py` reads its
+    variants. One row per number, indexed by gap and number as `number_results`: its true text,
+    the digits read, and whether it was read exactly and with the right count of digits."""
+    import pandas as pd
+
+    model = runtime.keras().models.load_model(reader_path, compile=False)
+    drawn, chosen = draw_numbers(images, labels, numbers, seed)
+    truths = ["".join(str(d) for d in number) for number in drawn]
+    rows = []
+    for gap in gaps:
+        lines = np.stack([segment.to_line(compose_number(digits, gap)) for digits in chosen]).astype(np.float32)
+        for k, (truth, read) in enumerate(zip(truths, reader.read_lines(model, lines))):
+            rows.append({"gap": gap, "number": k, "truth": truth, "read": read})
+    table = pd.DataFrame(rows).set_index(["gap", "number"])
+    return table.assign(
+        read_exactly=table["read"] == table["truth"], right_count=table["read"].str.len() == table["truth"].str.len()
+    )
+
+
+def alone_or_through(alone: Any, through: Any, pieces: Any, gap: int) -> dict[str, float]:
+    """At one `gap`, the same numbers read by the reader alone (`reader_alone`) and through the
+    predictor (`through`, `number_results` of its `pieces`): the shares read exactly, their paired
+    difference (through minus alone) with its 95 % half-width, the numbers read exactly alone
+    but not through the predictor (`lost`), and how many of those had no part wide enough for the
+    reader (every digit read by the digit model)."""
+    alone_exact, through_exact = alone.loc[gap, "read_exactly"], through.loc[gap, "read_exactly"]
+    mean, low, _ = paired_difference(through_exact, alone_exact)
+    lost = alone_exact & ~through_exact
+    no_wide_part = ~pieces.groupby(["gap", "number"])["by_reader"].any().loc[gap]
+    return {
+        "alone": float(alone_exact.mean()),
+        "through": float(through_exact.mean()),
+        "difference": mean,
+        "halfwidth": mean - low,
+        "lost": int(lost.sum()),
+        "lost_without_wide_part": int((lost & no_wide_part).sum()),
+    }
+
+
+def paired_difference(first: Any, second: Any) -> tuple[float, float, float]:
+    """The mean of `first - second` over the same items (shares or booleans, one per item: a paired
+    comparison) and the two ends of its 95 % interval."""
+    return evaluation.mean_interval(np.asarray(first, float) - np.asarray(second, float))
+
+
+def unpaired_halfwidth(first: float, second: float, items: int) -> float:
+    """The half-width of the 95 % interval of the difference of two shares, each of `items` read
+    independently (binomial, normal approximation). On the same items it overstates the noise."""
+    return 1.96 * math.sqrt((first * (1 - first) + second * (1 - second)) / items)
+
+
+def reader_or_cuts(exact: Any, reader_column: str, cut_column: str, results: dict[str, Any]) -> Any:
+    """Per gap, `exact` (numbers read exactly, per gap, one column per way of reading) in % with the
+    paired difference `reader_column` minus `cut_column` and the half-width of its 95 % interval,
+    from the per-number `results` (`number_results` of each column's reading)."""
+    table = 100 * exact
+    for gap in table.index:
+        mean, low, _ = paired_difference(
+            results[reader_column].loc[gap, "read_exactly"], results[cut_column].loc[gap, "read_exactly"]
+        )
+        table.loc[gap, "difference (points)"] = 100 * mean
+        table.loc[gap, "± (95 %)"] = 100 * (mean - low)
+    return table.round(1)
+
+
+def variant_name(settings: dict[str, Any], base: dict[str, Any] | None = None) -> str:
+    """A reader variant named by its settings (those of `reader.ReaderConfig` that vary), or only
+    by those that differ from `base`'s."""
+    names = {
+        "width": f"width {settings['width']}",
+        "epochs": f"{settings['epochs']} epochs",
+        "recurrent_units": f"GRU {settings['recurrent_units']}" if settings["recurrent_units"] else "no GRU",
+        "numbers": f"{settings['numbers']:,} numbers",
+    }
+    if base is None:
+        shown = ["width", "epochs"] + ["recurrent_units"] * bool(settings["recurrent_units"])
+        shown += ["numbers"] * (settings["numbers"] != reader.ReaderConfig().numbers)
+    else:
+        shown = [name for name in names if settings[name] != base[name]]
+    return ", ".join(names[name] for name in shown) or "the same settings"
+
+
+def variants_table(measured: dict[str, Any], gap: int = NUMBER_GAPS[0]) -> Any:
+    """The reader variants of `reports/reader_variants.json`: settings, parameters, GPU seconds,
+    the numbers read exactly (%) per gap and where digits touch, and each variant's difference at
+    `gap` from the first one (the benchmark's base) with its unpaired 95 % half-width."""
+    import pandas as pd
+
+    items = measured["validation_numbers_per_gap"]
+    base = measured["variants"][0]["by_gap"][str(gap)]["read_exactly"]
+    rows = []
+    for row in measured["variants"]:
+        share = row["by_gap"][str(gap)]["read_exactly"]
+        rows.append(
+            {
+                "variant": variant_name(row["config"]),
+                "parameters": row["parameters"],
+                "GPU seconds": row["train_seconds"],
+                **{f"gap {g}": 100 * value["read_exactly"] for g, value in row["by_gap"].items()},
+                "touching (gap ≤ 0)": 100 * row["touching_read_exactly"],
+                f"gap {gap} minus first (points)": 100 * (share - base),
+                "± (95 %, unpaired)": 100 * unpaired_halfwidth(share, base, items),
+            }
+        )
+    return pd.DataFrame(rows).set_index("variant").round(1)
+
+
+def reader_or_cuts_figure(exact: Any) -> Any:
+    """Numbers read exactly (%) per gap, one line per way of reading (`exact`'s columns)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    (100 * exact).plot(ax=ax, marker="o")
+    ax.set_xticks(list(exact.index))
+    ax.set(xlabel="pixels between digits (negative: overlapping)", ylabel="numbers read exactly (%)", ylim=(0, 104))
+    ax.set_title("validation numbers: the reader for wide parts, or cuts")
+    ax.legend(loc="lower right", fontsize=10)
+    return fig
 
 
 def reader_flags(pieces: Any, unsure_below: float | None = None, model_flags: Any = None) -> np.ndarray:

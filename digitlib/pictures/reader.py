@@ -10,10 +10,10 @@ probabilities are the ten digits' at the frame where its class peaks, renormaliz
 blank, and its confidence is its own class's share of them.
 
 `train_reader(ReaderConfig())` composes the training numbers, trains and saves the reader
-(`python -m digitlib reader`, or notebook 03b with TRAIN_READER); `decode` reads its output.
+(`python -m digitlib reader`, or notebook 07 with TRAIN_READER); `decode` reads its output.
 `Predictor.read_number` hands it the parts of a number too wide for one digit when a reader is
 saved beside the digit model. The reader's "?" threshold is chosen on validation numbers by
-notebook 03b and written beside the reader (`write_unsure_below`)."""
+notebook 07 and written beside the reader (`write_unsure_below`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class ReaderConfig:
 
     seed: int = config.SEED
     numbers: int = 60000  # training numbers composed (once) per run
-    epochs: int = 18  # chosen on validation numbers (notebook 03b, reports/reader_variants.json)
+    epochs: int = 18  # chosen on validation numbers (notebook 07, reports/reader_variants.json)
     batch_size: int = 128
     learning_rate: float = 0.002  # the peak of the warm-up then cosine schedule
     width: int = 16  # filters in the first block, doubled in the next ones
@@ -210,6 +211,13 @@ def decode(logits: np.ndarray) -> list[list[LineDigit]]:
     return readings
 
 
+def read_lines(model: Any, lines: np.ndarray, batch_size: int = 512) -> list[str]:
+    """The digits the reader `model` reads in each of `lines` (lines, 28, `segment.LINE_WIDTH`, ink
+    from 0 to 1), as text."""
+    logits = np.asarray(model.predict(lines[..., np.newaxis], batch_size=batch_size, verbose=0))
+    return ["".join(str(d.digit) for d in reading) for reading in decode(logits)]
+
+
 def frame_window(line: np.ndarray, frame: int) -> np.ndarray:
     """The 28x28 of a reader's input around one of its frames: what it looked at for that digit."""
     count = line.shape[1] // stride()
@@ -263,6 +271,25 @@ def train_reader(
     return record
 
 
+def notebook_settings(
+    train: bool, settings: dict[str, Any], paths: config.RunPaths
+) -> tuple[ReaderConfig, dict[str, Any] | None]:
+    """The reader notebook 07 reads numbers with. With `train`, a configuration from `settings`
+    (its READER_* parameters) and no record yet; else the shipped reader's own configuration and
+    training record, the reader copied into `paths.models` when that is a run folder's, so that
+    the run reads numbers with it too. `settings` without `train` are an error: they would not be
+    the shipped reader's."""
+    if train:
+        return ReaderConfig.from_params(settings), None
+    if settings:
+        raise ParameterError(f"{', '.join(settings)} change the reader's training: set TRAIN_READER too")
+    record = records.read_json(SHIPPED_READER.with_name(RECORD_FILE))
+    if paths.models / FILE_NAME != SHIPPED_READER:
+        shutil.copy2(SHIPPED_READER, paths.models / FILE_NAME)
+        shutil.copy2(SHIPPED_READER.with_name(RECORD_FILE), paths.models / RECORD_FILE)
+    return ReaderConfig(**record["config"]), record
+
+
 def unsure_below_file(reader_path: str | os.PathLike = SHIPPED_READER) -> Path:
     """Where the "?" threshold of the reader saved at `reader_path` lives: beside it."""
     path = Path(reader_path)
@@ -270,14 +297,14 @@ def unsure_below_file(reader_path: str | os.PathLike = SHIPPED_READER) -> Path:
 
 
 def load_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
-    """The "?" threshold chosen for the reader at `reader_path` (notebook 03b wrote it beside the
+    """The "?" threshold chosen for the reader at `reader_path` (notebook 07 wrote it beside the
     reader); the shipped reader's when that reader has none of its own."""
     path = unsure_below_file(reader_path)
     if not path.exists():
         path = unsure_below_file(SHIPPED_READER)
     if not path.exists():
         raise FileNotFoundError(
-            f"No '?' threshold at {config.display_path(path)}: notebooks/03b_number_reader.ipynb chooses it"
+            f"No '?' threshold at {config.display_path(path)}: notebooks/07_number_reader.ipynb chooses it"
         )
     return float(json.loads(path.read_text())["unsure_below"])
 

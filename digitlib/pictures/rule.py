@@ -10,7 +10,7 @@
   it encloses more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more than
   `MAX_PARTS` pieces. The prediction is still returned, flagged, so an interface can say "not sure".
 
-The values are chosen on validation data, never typed here: notebook 05 fits the temperature and
+The values are chosen on validation data, never typed here: notebook 06 fits the temperature and
 picks the thresholds with `choose_thresholds` from the held-out outputs of
 `params/sweeps/thresholds.yaml`, and writes them with where they came from into the rule file
 beside the model (`models/cnn-rule.json`), which `load_rule` reads for the predictor.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def load_rule(path: str | Path = SHIPPED_RULE) -> Rule:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"No rule file at {config.display_path(path)}: notebooks/05_interface.ipynb chooses the rule and writes it"
+            f"No rule file at {config.display_path(path)}: notebooks/06_interface.ipynb chooses the rule and writes it"
         )
     found = json.loads(path.read_text())
     return Rule(
@@ -264,3 +265,137 @@ def choose_thresholds(
     if not tried["allowed"].any():
         raise ValueError(f"no rule of the grid flags at most {100 * max_correct_flagged:.1f} % of right answers")
     return {name: tried.loc[0, name].item() for name in tried_grid}, tried
+
+
+# ---------------------------------------------------------------- choosing the rule (notebook 06)
+
+
+def pooled_at_temperature(
+    tables: Mapping[str, Any], probabilities: Mapping[str, np.ndarray], temperature: float
+) -> Any:
+    """The tables of several held-out runs (run name -> `rule_table` or `number_tables.number_pieces`
+    table, with the run's raw probabilities, one row each) read at `temperature` and pooled, with a
+    `run` column."""
+    import pandas as pd
+
+    return pd.concat(
+        [at_temperature(table, probabilities[run], temperature).assign(run=run) for run, table in tables.items()],
+        ignore_index=True,
+    )
+
+
+def calibration(runs: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[dict[str, Any], dict, dict]:
+    """The temperature fitted on the plain validation digits of every run pooled (run name -> arrays
+    with `validation` probabilities and `validation_labels`), rounded as the rule file keeps it;
+    returns what it does there (the report's `temperature` entry) and the reliability bins
+    (`evaluation.reliability`) before and after it."""
+    validation = np.concatenate([arrays["validation"] for arrays in runs.values()])
+    labels = np.concatenate([arrays["validation_labels"] for arrays in runs.values()])
+    temperature = round(evaluation.fit_temperature(validation, labels), 2)
+    calibrated = evaluation.with_temperature(validation, temperature)
+    before, after = evaluation.reliability(validation, labels), evaluation.reliability(calibrated, labels)
+    report = {
+        "fitted": temperature,
+        "per_run": {
+            run: round(evaluation.fit_temperature(arrays["validation"], arrays["validation_labels"]), 4)
+            for run, arrays in runs.items()
+        },
+        "validation_digits": int(len(labels)),
+        "ece_before": round(before["ece"], 6),
+        "ece_after": round(after["ece"], 6),
+        "log_loss_before": round(evaluation.accuracy_and_loss(validation, labels)["loss"], 6),
+        "log_loss_after": round(evaluation.accuracy_and_loss(calibrated, labels)["loss"], 6),
+    }
+    return report, before, after
+
+
+def paired_difference(flags: Any, others: Any) -> tuple[float, float, float]:
+    """How much more often one rule flags the same pictures than another (`flags`, `others`: one truth
+    value per picture), and its 95 % interval (normal approximation to the paired differences)."""
+    difference = np.asarray(flags, float) - np.asarray(others, float)
+    half = 1.96 * difference.std(ddof=1) / np.sqrt(len(difference))
+    return float(difference.mean()), float(difference.mean() - half), float(difference.mean() + half)
+
+
+def threshold_report(held_out: Any, chosen: dict[str, float], tried: Any) -> dict[str, Any]:
+    """What the `chosen` thresholds do on the pooled held-out table (`pooled_at_temperature` of
+    `rule_table`s) they were chosen on, with `tried`, every rule's outcomes (`choose_thresholds`):
+    the counts, the outcomes pooled and run by run, the non-digits flagged by kind, how well energy
+    and confidence alone tell digits from non-digits (AUROC), and the best allowed rule without the
+    energy, with the non-digits the energy adds (paired, on the same pictures)."""
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    digits, non_digits = held_out[held_out["label"] >= 0], held_out[held_out["label"] < 0]
+    is_digit = held_out["label"] >= 0
+    # a picture with no digit has no energy: scored as the least digit-like
+    separation = {
+        score: roc_auc_score(is_digit, held_out[score].fillna(held_out[score].min()))
+        for score in ("energy", "confidence")
+    }
+    without_energy = tried[tried["allowed"] & (tried["MIN_ENERGY"] == 0)].iloc[0]  # `tried` is sorted best first
+    added = paired_difference(
+        flagged(non_digits, chosen), flagged(non_digits, {name: without_energy[name].item() for name in chosen})
+    )
+    per_run = {run: rule_outcomes(group, chosen) for run, group in held_out.groupby("run")}
+    return {
+        "held_out_digits": len(digits),
+        "held_out_non_digits": len(non_digits),
+        "held_out_right": int((digits["digit"] == digits["label"]).sum()),
+        "rules_tried": len(tried),
+        "max_correct_flagged": MAX_CORRECT_FLAGGED,
+        "chosen": chosen,
+        "best_without_energy": {
+            key: round(float(without_energy[key]), 6) for key in ("correct_flagged", "non_digits_flagged")
+        },
+        "energy_adds": dict(zip(("non_digits_flagged", "low", "high"), (round(value, 6) for value in added))),
+        "separation_auroc": {score: round(value, 4) for score, value in separation.items()},
+        "non_digits_flagged_by_kind": {
+            kind: round(rule_outcomes(pd.concat([digits, group]), chosen)["non_digits_flagged"], 6)
+            for kind, group in non_digits.groupby("delivered_as")
+        },
+        "no_ink_found": {kind: int((group["digit"] < 0).sum()) for kind, group in non_digits.groupby("delivered_as")},
+        "held_out_outcomes": {key: round(value, 6) for key, value in rule_outcomes(held_out, chosen).items()},
+        "per_run": {run: {k: round(v, 6) for k, v in row.items()} for run, row in per_run.items()},
+    }
+
+
+def number_checks_report(choice: str, tried: Any, tried_apart: Any, max_extra_silent: float) -> dict[str, Any]:
+    """The report's entry for where the shape checks apply in a number: the `choice` made, every
+    choice's outcomes pooled over the gaps (`tried`, from `number_tables.choose_number_checks`) and
+    the share read exactly where the digits stand apart (`tried_apart`, the same on those gaps)."""
+
+    def kept(key: str, value: Any) -> Any:
+        return bool(value) if key == "allowed" else int(value) if key == "numbers" else round(float(value), 6)
+
+    return {
+        "chosen": choice,
+        "validation_numbers": int(tried["numbers"].iloc[0]),
+        "max_extra_silent": max_extra_silent,
+        "outcomes": {name: {key: kept(key, value) for key, value in row.items()} for name, row in tried.iterrows()},
+        "read_exactly_apart": {name: round(float(value), 6) for name, value in tried_apart["read_exactly"].items()},
+    }
+
+
+def rule_from_report(report: dict[str, Any], by: str) -> Rule:
+    """The rule a notebook's report (`threshold_report`, with `temperature`, `chosen_on` and
+    `number_checks`) chose, with where it was chosen, as the rule file keeps it."""
+    silent, allowed = 100 * report["number_checks"]["max_extra_silent"], 100 * report["max_correct_flagged"]
+    return Rule(
+        report["temperature"]["fitted"],
+        report["chosen"],
+        report["number_checks"]["chosen"],
+        {
+            "by": by,
+            "on": report["chosen_on"],
+            "validation_digits": report["held_out_digits"],
+            "validation_non_digits": report["held_out_non_digits"],
+            "validation_numbers": report["number_checks"]["validation_numbers"],
+            "temperature": f"fitted on the held-out runs' {report['temperature']['validation_digits']:,} plain "
+            "validation digits",
+            "thresholds": f"the grid's rule flagging the most non-digits at most {allowed:g} % "
+            "of the right answers flagged",
+            "shape_checks_in_numbers": f"the most numbers read exactly, at most {silent:g} point{'s' * (silent != 1)} "
+            "more read wrong without a '?' than 'every'",
+        },
+    )

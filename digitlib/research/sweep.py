@@ -443,12 +443,18 @@ def findings(summary: Any) -> Any:
     return summary[summary["within_noise"] == False]  # noqa: E712 (a column of True, False and NaN)
 
 
+def points(value: float) -> str:
+    """A difference of accuracies in signed points, with a third decimal where two would round an
+    interval's end to zero and hide which side of it the end lies."""
+    return f"{100 * value:+.2f}" if abs(100 * value) >= 0.005 else f"{100 * value:+.3f}"
+
+
 def in_words(row: Any) -> str:
-    """A paired difference in points with its interval and the verdict of the rule:
-    '+0.08 points (-0.10 to +0.26, within noise)'."""
-    verdict = "within noise" if row["within_noise"] else "a finding"
-    low, high = 100 * row["difference_low"], 100 * row["difference_high"]
-    return f"{100 * row['difference']:+.2f} points ({low:+.2f} to {high:+.2f}, {verdict})"
+    """A paired difference in points with its interval, in bold when it is a finding:
+    '+0.08 (-0.10 to +0.26)', '**+0.07** (+0.04 to +0.10)'."""
+    shown = points(row["difference"])
+    shown = shown if row["within_noise"] else f"**{shown}**"
+    return f"{shown} ({points(row['difference_low'])} to {points(row['difference_high'])})"
 
 
 def tally(summary: Any) -> str:
@@ -458,9 +464,36 @@ def tally(summary: Any) -> str:
     found = findings(compared)
     named = f" ({', '.join(found.index)})" if len(found) else ""
     return (
-        f"{len(compared)} comparisons, {len(found)} finding{'' if len(found) == 1 else 's'}{named}; "
-        f"about {(1 - LEVEL) * len(compared):.1f} would be by chance alone"
+        f"{len(compared)} comparison{'' if len(compared) == 1 else 's'}, "
+        f"{len(found)} finding{'' if len(found) == 1 else 's'}{named}; "
+        f"chance alone would give about {(1 - LEVEL) * len(compared):.1f}"
     )
+
+
+def read_alike(pairs: list[tuple[str, str]], reading: str = " + TTA 8") -> list[tuple[str, str]]:
+    """`compare`'s pairs for `tta_readings`: each (variant, baseline) read once against read once,
+    then with `reading` against the baseline with the same reading."""
+    return [(variant + suffix, baseline + suffix) for variant, baseline in pairs for suffix in ("", reading)]
+
+
+def comparison_names(summary: Any) -> Any:
+    """A `compare` table with its rows named for a figure: 'A vs B, read once', 'A vs B, TTA 8', or
+    'A: TTA 8 vs read once' for a model against itself."""
+
+    def name(variant: str, against: str) -> str:
+        base, _, reading = variant.partition(" + ")
+        if base == against:
+            return f"{base}: {reading} vs read once"
+        return f"{base} vs {against.partition(' + ')[0]}, {reading or 'read once'}"
+
+    return summary.set_axis([name(variant, against) for variant, against in zip(summary.index, summary["against"])])
+
+
+def epochs_of(table: Any, variant: str = "default") -> int:
+    """The epochs a variant of a sweep's table trained: its EPOCHS, or, in a table that records
+    none (the sweep file left it to the defaults), the epochs its runs trained."""
+    rows = table[(table["variant"] == variant) & (table["status"] == "ok")]
+    return int(rows.get("EPOCHS", rows["epochs_trained"]).max())
 
 
 def sampling_error(accuracy: float, images: int, level: float = LEVEL) -> float:
@@ -478,15 +511,17 @@ def readable(summary: Any) -> Any:
     summary = summary.reindex(columns=[*summary.columns, *(name for name in paired if name not in summary)])
     level = f"{100 * LEVEL:g} %"
 
-    def span(low: Any, high: Any, form: str) -> list[str]:
-        return [form.format(100 * lo, 100 * hi) if lo == lo else "" for lo, hi in zip(low, high)]
-
     shown = summary.assign(
         **{
             "mean (%)": 100 * summary["mean"],
-            f"{level} interval (%)": span(summary["low"], summary["high"], "{:.2f}-{:.2f}"),
+            f"{level} interval (%)": [
+                f"{100 * low:.2f}-{100 * high:.2f}" for low, high in zip(summary["low"], summary["high"])
+            ],
             "paired difference (points)": 100 * summary["difference"].astype(float),
-            f"its {level} interval": span(summary["difference_low"], summary["difference_high"], "{:+.2f} to {:+.2f}"),
+            f"its {level} interval": [
+                f"{points(low)} to {points(high)}" if low == low else ""
+                for low, high in zip(summary["difference_low"], summary["difference_high"])
+            ],
             "finding": summary["within_noise"].map({True: "no", False: "yes"}).fillna(""),
             "time vs baseline": summary.get("time_ratio"),
         }
