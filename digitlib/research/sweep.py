@@ -14,8 +14,8 @@ figures of finished recipes, never for choosing), the training time, library ver
 status. Each run's per-epoch history (training and validation loss and accuracy) is kept in
 `reports/sweeps/NAME/histories/RUN.csv`. A file that says `interface_outputs: true` also keeps,
 per run, what the interface's uncertainty rule reads of the run's validation digits
-(`reports/sweeps/NAME/RUN.csv`), the data its thresholds are chosen on. Rerunning the command skips the runs already in the table; a failed
-run is recorded with its error and the others go on.
+(`reports/sweeps/NAME/RUN.csv`), the data its thresholds are chosen on. Rerunning the command
+skips the runs already in the table; a failed run is recorded with its error and the others go on.
 """
 
 from __future__ import annotations
