@@ -92,3 +92,9 @@ def test_no_page_tells_the_projects_history():
 def test_the_readme_reads_in_five_minutes():
     words = len(re.findall(r"\S+", results.README.read_text()))
     assert words <= 1000, f"README.md has {words} words"
+
+
+@pytest.mark.parametrize("path", sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda path: path.stem)
+def test_each_notebook_opens_with_its_question_and_answer(path):
+    opening = nbformat.read(path, as_version=4).cells[0].source
+    assert opening.startswith(f"# {path.stem[:2]} · ") and "**Question.**" in opening and "**Answer.**" in opening

@@ -104,35 +104,37 @@ def cost_accuracy_by_reading(points: Any, title: str = "accuracy against trainin
     return fig
 
 
-def validation_by_variant(histories: dict[str, list[Any]], summary: Any, title: str) -> Figure:
+def validation_by_variant(histories: dict[str, list[Any]], summary: Any, title: str, last: int = 6) -> Figure:
     """Left: each variant's validation accuracy per epoch, the mean of its seeds' histories
-    (`histories`: variant -> DataFrames with `epoch` and `val_accuracy`). Right: each variant's
-    final validation accuracy (`summary`: mean, low, high in [0, 1], and `seconds`) against its
-    training time, with the 95 % interval of the mean."""
-    fig, (curves, cost) = plt.subplots(1, 2, figsize=(13, 4.2))
+    (`histories`: variant -> DataFrames with `val_accuracy`); middle: the same over the last `last`
+    epochs, on an axis that shows their differences; right: each variant's saved model on
+    validation (`summary`: mean, low, high in [0, 1], and `relative compute`) against the compute of
+    its run, with the 95 % interval of the mean."""
+    fig, (curves, zoom, cost) = plt.subplots(1, 3, figsize=(15, 4.2))
     for variant, runs in histories.items():
         accuracy = 100 * np.mean([run["val_accuracy"].to_numpy() for run in runs], axis=0)
-        curves.plot(np.arange(1, len(accuracy) + 1), accuracy, marker="o", ms=3, label=variant)
-    finals = 100 * summary["mean"]
-    curves.set_ylim(finals.min() - 1.5, 100 * summary["high"].max() + 0.2)  # the last epochs, where they differ
+        epochs = np.arange(1, len(accuracy) + 1)
+        (line,) = curves.plot(epochs, accuracy, marker="o", ms=3, label=variant)
+        zoom.plot(epochs[-last:], accuracy[-last:], marker="o", ms=4, color=line.get_color(), label=variant)
     curves.set(xlabel="epoch", ylabel="validation accuracy (%)", title=title)
-    curves.legend(loc="lower right", fontsize=9)
+    zoom.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"the last {last} epochs of each")
+    zoom.legend(loc="lower right", fontsize=9)
     for variant, row in summary.iterrows():
         cost.errorbar(
-            row["seconds"],
+            row["relative compute"],
             100 * row["mean"],
             yerr=[[100 * (row["mean"] - row["low"])], [100 * (row["high"] - row["mean"])]],
             fmt="o",
             capsize=3,
         )
         cost.annotate(
-            variant, (row["seconds"], 100 * row["mean"]), textcoords="offset points", xytext=(6, 4), fontsize=9
+            variant, (row["relative compute"], 100 * row["mean"]), textcoords="offset points", xytext=(6, 4), fontsize=9
         )
     cost.set(
         xscale="log",
-        xlabel="training seconds per run (median over seeds)",
-        ylabel="final validation accuracy (%)",
-        title="accuracy against training time (95 % intervals)",
+        xlabel="compute of a run (multiply-adds x images x epochs, x the cnn's)",
+        ylabel="saved model, validation accuracy (%)",
+        title="accuracy against compute (95 % intervals)",
     )
     fig.tight_layout()
     return fig
