@@ -84,11 +84,6 @@ def validation_lines(images: np.ndarray, labels: np.ndarray, numbers: int, seed:
     return lines, texts
 
 
-def read_lines(model, lines: np.ndarray) -> list[str]:
-    logits = np.asarray(model.predict(lines[..., np.newaxis], batch_size=512, verbose=0))
-    return ["".join(str(d.digit) for d in reading) for reading in reader.decode(logits)]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="two tiny variants on 50 numbers a gap; CPU allowed")
@@ -131,7 +126,7 @@ def main() -> int:
             started = time.perf_counter()
             by_gap = {}
             for gap, gap_lines in lines.items():
-                read = read_lines(model, gap_lines)
+                read = reader.read_lines(model, gap_lines)
                 by_gap[gap] = {
                     "read_exactly": float(np.mean([r == t for r, t in zip(read, texts)])),
                     "right_count": float(np.mean([len(r) == len(t) for r, t in zip(read, texts)])),

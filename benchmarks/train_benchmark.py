@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import keras_recipe  # noqa: E402  (beside this script)
 
-from digitlib import config, data, runtime, training  # noqa: E402
+from digitlib import config, data, evaluation, runtime, training  # noqa: E402
 from digitlib.pictures import predict, preprocess  # noqa: E402
 from digitlib.research import results as results_module  # noqa: E402
 
@@ -64,8 +64,6 @@ def train_once(preset: str, seed: int) -> dict:
     """Train one preset with one seed; then read the test set once: final accuracy, speed."""
     tf = runtime.import_tensorflow()
     keras = runtime.keras()
-
-    from digitlib import evaluation
 
     runtime.set_seeds(seed)
     (x_all, y_all), (x_test, y_test) = data.load_mnist(fetch=False)
@@ -117,8 +115,6 @@ def train_once(preset: str, seed: int) -> dict:
 
 def inference_figures(model_path: Path) -> dict:
     """Dataset load time; one picture (PNG bytes) through preprocess + predict; batch throughput."""
-    from digitlib import evaluation
-
     loads = []
     for _ in range(5):
         started = time.perf_counter()
@@ -171,7 +167,7 @@ def report(results: list[dict], inference: dict | None, seeds: int, wall_minutes
     }
     shifts = results[0].get("tta_shifts", config.TTA_SHIFTS)
     top = by_preset.get("default") or results
-    noise = results_module.sampling_halfwidth(statistics.mean(r["test_accuracy"] for r in top), 10_000)
+    noise = evaluation.sampling_halfwidth(statistics.mean(r["test_accuracy"] for r in top), 10_000)
     took = f" The whole benchmark took {wall_minutes:.0f} min." if wall_minutes else ""
     lines = [
         "# Benchmarks: accuracy per CPU minute",

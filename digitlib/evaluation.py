@@ -194,6 +194,20 @@ def mean_interval(values: Any, level: float = 0.95) -> tuple[float, float, float
     return mean, mean - half, mean + half
 
 
+def paired_difference(first: Any, second: Any, level: float = 0.95) -> tuple[float, float, float]:
+    """The mean of `first - second` over the same items (one value each: a paired comparison) and
+    the two ends of its `level` interval (`mean_interval` of the differences)."""
+    return mean_interval(np.asarray(first, float) - np.asarray(second, float), level)
+
+
+def sampling_halfwidth(share: float, items: int, level: float = 0.95) -> float:
+    """Half the width of the binomial `level` interval of a share read on `items` pictures (normal
+    approximation): the error of one reading of a test set, which no number of seeds removes."""
+    from scipy import stats
+
+    return float(stats.norm.ppf((1 + level) / 2) * np.sqrt(share * (1 - share) / items))
+
+
 def binomial_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval, at `level`, of the share behind `successes` of `trials`: what a
     sample of that size says about the share on the whole source (a test set's sampling error,

@@ -249,8 +249,8 @@ def test_the_threshold_report_counts_and_compares_the_rules_on_the_same_pictures
 
 
 def test_a_paired_difference_has_an_interval_around_it():
-    assert rule.paired_difference([1, 1, 1, 1], [1, 1, 1, 1]) == (0.0, 0.0, 0.0)
-    mean, low, high = rule.paired_difference([1, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 1, 0, 0, 1])
+    assert evaluation.paired_difference([1, 1, 1, 1], [1, 1, 1, 1]) == (0.0, 0.0, 0.0)
+    mean, low, high = evaluation.paired_difference([1, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 1, 0, 0, 1])
     assert mean == pytest.approx(3 / 8) and low < mean < high and high - low == pytest.approx(2 * (mean - low))
 
 

@@ -224,7 +224,7 @@ def alone_or_through(alone: Any, through: Any, pieces: Any, gap: int) -> dict[st
     but not through the predictor (`lost`), and how many of those had no part wide enough for the
     reader (every digit read by the digit model)."""
     alone_exact, through_exact = alone.loc[gap, "read_exactly"], through.loc[gap, "read_exactly"]
-    mean, low, _ = paired_difference(through_exact, alone_exact)
+    mean, low, _ = evaluation.paired_difference(through_exact, alone_exact)
     lost = alone_exact & ~through_exact
     no_wide_part = ~pieces.groupby(["gap", "number"])["by_reader"].any().loc[gap]
     return {
@@ -237,16 +237,10 @@ def alone_or_through(alone: Any, through: Any, pieces: Any, gap: int) -> dict[st
     }
 
 
-def paired_difference(first: Any, second: Any) -> tuple[float, float, float]:
-    """The mean of `first - second` over the same items (shares or booleans, one per item: a paired
-    comparison) and the two ends of its 95 % interval."""
-    return evaluation.mean_interval(np.asarray(first, float) - np.asarray(second, float))
-
-
 def unpaired_halfwidth(first: float, second: float, items: int) -> float:
     """The half-width of the 95 % interval of the difference of two shares, each of `items` read
     independently (binomial, normal approximation). On the same items it overstates the noise."""
-    return 1.96 * math.sqrt((first * (1 - first) + second * (1 - second)) / items)
+    return math.hypot(evaluation.sampling_halfwidth(first, items), evaluation.sampling_halfwidth(second, items))
 
 
 def reader_or_cuts(exact: Any, reader_column: str, cut_column: str, results: dict[str, Any]) -> Any:
@@ -255,7 +249,7 @@ def reader_or_cuts(exact: Any, reader_column: str, cut_column: str, results: dic
     from the per-number `results` (`number_results` of each column's reading)."""
     table = 100 * exact
     for gap in table.index:
-        mean, low, _ = paired_difference(
+        mean, low, _ = evaluation.paired_difference(
             results[reader_column].loc[gap, "read_exactly"], results[cut_column].loc[gap, "read_exactly"]
         )
         table.loc[gap, "difference (points)"] = 100 * mean

@@ -309,14 +309,6 @@ def calibration(runs: Mapping[str, Mapping[str, np.ndarray]]) -> tuple[dict[str,
     return report, before, after
 
 
-def paired_difference(flags: Any, others: Any) -> tuple[float, float, float]:
-    """How much more often one rule flags the same pictures than another (`flags`, `others`: one truth
-    value per picture), and its 95 % interval (normal approximation to the paired differences)."""
-    difference = np.asarray(flags, float) - np.asarray(others, float)
-    half = 1.96 * difference.std(ddof=1) / np.sqrt(len(difference))
-    return float(difference.mean()), float(difference.mean() - half), float(difference.mean() + half)
-
-
 def threshold_report(held_out: Any, chosen: dict[str, float], tried: Any) -> dict[str, Any]:
     """What the `chosen` thresholds do on the pooled held-out table (`pooled_at_temperature` of
     `rule_table`s) they were chosen on, with `tried`, every rule's outcomes (`choose_thresholds`):
@@ -334,7 +326,7 @@ def threshold_report(held_out: Any, chosen: dict[str, float], tried: Any) -> dic
         for score in ("energy", "confidence")
     }
     without_energy = tried[tried["allowed"] & (tried["MIN_ENERGY"] == 0)].iloc[0]  # `tried` is sorted best first
-    added = paired_difference(
+    added = evaluation.paired_difference(
         flagged(non_digits, chosen), flagged(non_digits, {name: without_energy[name].item() for name in chosen})
     )
     per_run = {run: rule_outcomes(group, chosen) for run, group in held_out.groupby("run")}

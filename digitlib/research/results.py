@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitlib import config
+from digitlib import config, evaluation
 
 README = config.PROJ_ROOT / "README.md"
 START_MARK = "<!-- results:"
@@ -59,11 +58,6 @@ def ratio_text(ratios: list[float]) -> str:
     return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}–{max(ratios):.2f}x)"
 
 
-def sampling_halfwidth(accuracy: float, images: int) -> float:
-    """The 95 % half-width of one reading of `images` test images at `accuracy` (binomial)."""
-    return 1.96 * math.sqrt(accuracy * (1 - accuracy) / images)
-
-
 def _readings(rows: list[dict[str, Any]], tta: str = "with test-time augmentation") -> str:
     once = [row["test_accuracy"] for row in rows]
     augmented = [row["test_accuracy_tta"] for row in rows]
@@ -75,7 +69,7 @@ def headline() -> str:
     runs = _by_preset()
     default = runs["default"]
     images = _read("metrics.json")["test_images"]
-    noise = sampling_halfwidth(statistics.mean(row["test_accuracy"] for row in default), images)
+    noise = evaluation.sampling_halfwidth(statistics.mean(row["test_accuracy"] for row in default), images)
     return (
         f"**The default recipe: {_readings(default)}** (test accuracy, mean ± standard deviation over "
         f"{len(default)} seeds; one reading of the {images:,} test images is itself uncertain by "
@@ -111,7 +105,7 @@ def rows() -> list[tuple[str, str, str]]:
     rule = metrics["interface_rule"]
     calibration = metrics["calibration"]
     elsewhere = metrics["pictures_from_elsewhere"]
-    noise = sampling_halfwidth(metrics["single_view_accuracy"], metrics["test_images"])
+    noise = evaluation.sampling_halfwidth(metrics["single_view_accuracy"], metrics["test_images"])
     found = [
         (
             "the rendered default run (notebook 04)",

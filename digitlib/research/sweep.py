@@ -496,14 +496,6 @@ def epochs_of(table: Any, variant: str = "default") -> int:
     return int(rows.get("EPOCHS", rows["epochs_trained"]).max())
 
 
-def sampling_error(accuracy: float, images: int, level: float = LEVEL) -> float:
-    """Half the width of the binomial `level` interval of one accuracy read on `images` pictures
-    (normal approximation): the error of a single reading, which no number of seeds removes."""
-    from scipy import stats
-
-    return float(stats.norm.ppf((1 + level) / 2) * (accuracy * (1 - accuracy) / images) ** 0.5)
-
-
 def readable(summary: Any) -> Any:
     """A summary as notebook 05 shows it: percentages, points, each interval in words, and whether
     the paired difference is a finding (its interval excludes 0)."""
