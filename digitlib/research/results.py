@@ -54,7 +54,7 @@ def time_ratios(runs: dict[str, list[dict[str, Any]]], preset: str, baseline: st
 
 
 def ratio_text(ratios: list[float]) -> str:
-    """'1.29x (1.17–1.69x)': the median of paired ratios and their range."""
+    """The median of paired ratios and their range, written as 'MEDIANx (LOW–HIGHx)'."""
     return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}–{max(ratios):.2f}x)"
 
 
