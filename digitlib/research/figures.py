@@ -118,7 +118,7 @@ def validation_by_variant(histories: dict[str, list[Any]], summary: Any, title: 
         zoom.plot(epochs[-last:], accuracy[-last:], marker="o", ms=4, color=line.get_color(), label=variant)
     curves.set(xlabel="epoch", ylabel="validation accuracy (%)", title=title)
     zoom.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"the last {last} epochs of each")
-    zoom.legend(loc="lower right", fontsize=9)
+    zoom.legend(loc="center", fontsize=9)  # between the short run and the long ones: it hides no curve
     for variant, row in summary.iterrows():
         cost.errorbar(
             row["relative compute"],
