@@ -88,8 +88,8 @@ bench: data ## Benchmarks: our presets against the Keras recipe over 5 seeds, th
 lab: data ## Open JupyterLab on notebooks/ with the .venv kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
-app: data ## Serve the drawing interface as a standalone page (Voila)
-	JUPYTER_PATH=$(CURDIR)/digitlib $(VENV)/bin/voila notebooks/06_interface.ipynb --template=offline --no-browser --Voila.ip=127.0.0.1
+app: $(INSTALLED) ## Serve the drawing pad at http://127.0.0.1:8866 (settings: params/app.yaml)
+	$(PY) -m digitlib app
 
 clean: ## Remove runs/ and caches (keeps dataset/, models/ and .venv)
 	rm -rf runs .pytest_cache .ruff_cache .mypy_cache

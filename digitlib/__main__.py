@@ -1,4 +1,4 @@
-"""Command line: `python -m digitlib data | run | sweep | predict | reader | results`."""
+"""Command line: `python -m digitlib data | run | sweep | predict | reader | results | app`."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     data_cmd.set_defaults(handler=_data)
     # Imported here, not guarded: a subcommand whose module is broken fails with its import error
     # instead of silently disappearing from the list.
-    from digitlib.pictures import predict, reader
+    from digitlib.pictures import app, predict, reader
     from digitlib.research import pipeline, results, sweep
 
     pipeline.add_command(commands)
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_command(commands)
     reader.add_command(commands)
     results.add_command(commands)
+    app.add_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

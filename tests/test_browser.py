@@ -29,53 +29,6 @@ import pytest
 from digitlib import config, records
 from digitlib.pictures import interface, predict, preprocess, synthetic
 
-# Each digit as a person draws it with a mouse, in a unit box (x right, y down): the strokes the
-# browser test draws on the canvas to write numbers.
-DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
-    "0": [[(0.5, 0), (0.15, 0.2), (0.1, 0.6), (0.3, 0.95), (0.6, 1), (0.88, 0.7), (0.9, 0.3), (0.7, 0.05), (0.5, 0)]],
-    "1": [[(0.25, 0.2), (0.55, 0)], [(0.55, 0), (0.55, 1)]],
-    "2": [[(0.1, 0.25), (0.3, 0.02), (0.7, 0.02), (0.9, 0.25), (0.8, 0.5), (0.1, 1.0), (0.95, 1.0)]],
-    "3": [[(0.1, 0.1), (0.5, 0), (0.9, 0.15), (0.85, 0.4), (0.45, 0.5), (0.9, 0.65), (0.9, 0.9), (0.5, 1), (0.1, 0.9)]],
-    "4": [[(0.7, 0), (0.05, 0.65), (0.95, 0.65)], [(0.7, 0), (0.7, 1)]],
-    "5": [[(0.9, 0), (0.15, 0), (0.1, 0.45), (0.6, 0.4), (0.9, 0.6), (0.85, 0.9), (0.5, 1), (0.1, 0.9)]],
-    "6": [
-        [
-            (0.8, 0.05),
-            (0.4, 0.1),
-            (0.1, 0.5),
-            (0.15, 0.9),
-            (0.5, 1),
-            (0.85, 0.85),
-            (0.85, 0.6),
-            (0.5, 0.5),
-            (0.15, 0.65),
-        ]
-    ],
-    "7": [[(0.05, 0), (0.95, 0), (0.4, 1)]],
-    "8": [
-        [(0.5, 0.5), (0.15, 0.3), (0.5, 0), (0.85, 0.25), (0.5, 0.5), (0.1, 0.75), (0.5, 1), (0.9, 0.75), (0.5, 0.5)]
-    ],
-    "9": [[(0.85, 0.3), (0.5, 0.5), (0.15, 0.3), (0.5, 0), (0.85, 0.2), (0.85, 0.5), (0.8, 1)]],
-}
-
-
-def number_strokes(
-    text: str, gap: float = 12, size: int = preprocess.CANVAS_SIZE, height: float = 110
-) -> list[list[tuple[float, float]]]:
-    """The strokes of a number written across the drawing canvas, digit boxes `height` tall (less
-    when the number would not fit in 90 % of the canvas's width) and 60 % as wide, `gap` pixels
-    apart (negative: overlapping), centred on a `size` canvas."""
-    height = min(height, (0.9 * size - (len(text) - 1) * gap) / (0.6 * len(text)))
-    width = 0.6 * height
-    total = len(text) * width + (len(text) - 1) * gap
-    left, top = (size - total) / 2, (size - height) / 2
-    strokes = []
-    for k, digit in enumerate(text):
-        x0 = left + k * (width + gap)
-        strokes += [[(x0 + x * width, top + y * height) for x, y in stroke] for stroke in DIGIT_STROKES[digit]]
-    return strokes
-
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Voila, Chromium, and maybe a model trained for it
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -429,7 +382,7 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, 
         page.get_by_role("button", name="Clear").click()
         _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
         left, top, scale = _canvas_box(page)  # the last answer's cards may have moved the canvas
-        for stroke in number_strokes(text, gap):
+        for stroke in synthetic.number_strokes(text, gap):
             points = _path(stroke, steps=4)
             page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
             page.mouse.down()

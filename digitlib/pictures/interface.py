@@ -37,6 +37,7 @@ from digitlib.pictures.preprocess import (
 BLANK_MESSAGE = "Draw a digit in the box (or upload a picture)"
 RUNNER_UP_FROM = 0.01  # a second guess this probable is named under the answer: "or perhaps 1 (2 %)"
 BAR_WIDTH = 180  # pixels for probability 1: a 2 % bar is about 4 px, and its percentage is printed beside it
+SEVERAL_LABEL = "several digits (e.g. 42)"  # the box to tick to read a number
 INPUT_SCALE = 4  # the 28x28 model input is shown at 112x112, enlarged in Python so no browser blurs it
 
 # What `DigitPad.predict_image` and the predictor accept: encoded bytes, a path, a PIL image or an array.
@@ -188,6 +189,18 @@ def error_html(title: str, error: Exception | str) -> str:
         "<div class='digit-card digit-error' style='color:#b00020;font-size:16px;margin-bottom:16px'>"
         f"{html.escape(title)}: {html.escape(str(error))}</div>"
     )
+
+
+def read_card(predictor: Predictor, image: ImageInput, title: str, several: bool) -> tuple[str, list[Prediction]]:
+    """The answer card for one picture and its predictions (each digit of it when `several`); for a
+    picture that cannot be read, an error card and no predictions. The pad and the app both answer with it."""
+    try:
+        predictions = predictor.read_number(image).digits if several else [predictor.predict(image)]
+    except InvalidImageError as error:
+        return error_html(title, error), []
+    except Exception as error:  # a callback's exception would be lost in a log: show it on the card
+        return error_html(title, f"could not read this picture ({type(error).__name__}: {error})"), []
+    return reading_html(predictions, title), predictions
 
 
 def prediction_figure(predictions: list[Prediction], titles: list[str] | None = None, columns: int = 7):
@@ -352,7 +365,7 @@ class DigitPad:
         self.undo_button = widgets.Button(description="Undo", icon="undo", layout=button, disabled=True)
         self.clear_button = widgets.Button(description="Clear", icon="eraser", layout=button)
         self.predict_button = widgets.Button(description="Predict", icon="check", button_style="primary", layout=button)
-        self.several = widgets.Checkbox(value=False, description="several digits (e.g. 42)", indent=False)
+        self.several = widgets.Checkbox(value=False, description=SEVERAL_LABEL, indent=False)
         self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Upload images")
         self.answer = widgets.HTML(answer_html(None))
         self.last: list[Prediction] = []
@@ -496,17 +509,7 @@ class DigitPad:
             self.answer.value = "".join(cards)
 
     def _read(self, image: ImageInput, title: str) -> tuple[str, list[Prediction]]:
-        """The answer card for one picture and its predictions (none, and an error card, when it cannot be read)."""
-        try:
-            if self.several.value:
-                predictions = self.predictor.read_number(image).digits
-            else:
-                predictions = [self.predictor.predict(image)]
-        except InvalidImageError as error:
-            return error_html(title, error), []
-        except Exception as error:  # a widget callback's exception is lost in the kernel's log: show it
-            return error_html(title, f"could not read this picture ({type(error).__name__}: {error})"), []
-        return reading_html(predictions, title), predictions
+        return read_card(self.predictor, image, title, several=self.several.value)
 
     def predict_image(self, image: ImageInput, title: str) -> list[Prediction]:
         """Predict one picture (each digit of it, when "several digits" is ticked) and show the answer."""

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from digitlib import config, data
-from digitlib.pictures.preprocess import encode_image
+from digitlib.pictures.preprocess import CANVAS_SIZE, encode_image
 
 
 def _on_canvas(digit: Image.Image, size: int, centre: tuple[float, float]) -> Image.Image:
@@ -104,6 +104,53 @@ def compose_number(digits: list[np.ndarray], gap: int | Sequence[int] = 6, margi
 # strokes of a hand-drawn 4 and 7 on a 280 px canvas, used by the demo and the tests
 FOUR = [[(170, 40), (80, 170), (210, 170)], [(170, 40), (165, 250)]]
 SEVEN = [[(70, 60), (210, 60), (120, 250)]]
+
+
+# Each digit as a person draws it with a mouse, in a unit box (x right, y down): the strokes the
+# browser tests and the app's load test draw on the canvas.
+DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "0": [[(0.5, 0), (0.15, 0.2), (0.1, 0.6), (0.3, 0.95), (0.6, 1), (0.88, 0.7), (0.9, 0.3), (0.7, 0.05), (0.5, 0)]],
+    "1": [[(0.25, 0.2), (0.55, 0)], [(0.55, 0), (0.55, 1)]],
+    "2": [[(0.1, 0.25), (0.3, 0.02), (0.7, 0.02), (0.9, 0.25), (0.8, 0.5), (0.1, 1.0), (0.95, 1.0)]],
+    "3": [[(0.1, 0.1), (0.5, 0), (0.9, 0.15), (0.85, 0.4), (0.45, 0.5), (0.9, 0.65), (0.9, 0.9), (0.5, 1), (0.1, 0.9)]],
+    "4": [[(0.7, 0), (0.05, 0.65), (0.95, 0.65)], [(0.7, 0), (0.7, 1)]],
+    "5": [[(0.9, 0), (0.15, 0), (0.1, 0.45), (0.6, 0.4), (0.9, 0.6), (0.85, 0.9), (0.5, 1), (0.1, 0.9)]],
+    "6": [
+        [
+            (0.8, 0.05),
+            (0.4, 0.1),
+            (0.1, 0.5),
+            (0.15, 0.9),
+            (0.5, 1),
+            (0.85, 0.85),
+            (0.85, 0.6),
+            (0.5, 0.5),
+            (0.15, 0.65),
+        ]
+    ],
+    "7": [[(0.05, 0), (0.95, 0), (0.4, 1)]],
+    "8": [
+        [(0.5, 0.5), (0.15, 0.3), (0.5, 0), (0.85, 0.25), (0.5, 0.5), (0.1, 0.75), (0.5, 1), (0.9, 0.75), (0.5, 0.5)]
+    ],
+    "9": [[(0.85, 0.3), (0.5, 0.5), (0.15, 0.3), (0.5, 0), (0.85, 0.2), (0.85, 0.5), (0.8, 1)]],
+}
+
+
+def number_strokes(
+    text: str, gap: float = 12, size: int = CANVAS_SIZE, height: float = 110
+) -> list[list[tuple[float, float]]]:
+    """The strokes of a number written across the drawing canvas, digit boxes `height` tall (less
+    when the number would not fit in 90 % of the canvas's width) and 60 % as wide, `gap` pixels
+    apart (negative: overlapping), centred on a `size` canvas."""
+    height = min(height, (0.9 * size - (len(text) - 1) * gap) / (0.6 * len(text)))
+    width = 0.6 * height
+    total = len(text) * width + (len(text) - 1) * gap
+    left, top = (size - total) / 2, (size - height) / 2
+    strokes = []
+    for k, digit in enumerate(text):
+        x0 = left + k * (width + gap)
+        strokes += [[(x0 + x * width, top + y * height) for x, y in stroke] for stroke in DIGIT_STROKES[digit]]
+    return strokes
 
 
 TYPE_FACES = (
