@@ -1,9 +1,10 @@
-"""A real browser: the interface served by Voila on loopback, driven by Playwright in Debian's
-headless Chromium. Draws a digit with the mouse and undoes it stroke by stroke, uploads a picture
-and a multi-digit number, and draws a digit with touch events on a phone-sized touch screen,
+"""A real browser: the drawing app (`make app`) on loopback, and notebook 06's pad served by Voila,
+driven by Playwright in Debian's headless Chromium. Draws a digit with the mouse and undoes it
+stroke by stroke, uploads a picture and a multi-digit number (on both pages), draws a digit with
+touch events on a phone-sized touch screen and writes numbers with the mouse (on the app),
 reading the answer shown each time.
 
-With `SAVE_SCREENSHOTS=1` the tests also save screenshots of the interface into
+With `SAVE_SCREENSHOTS=1` the tests also save screenshots of the app into
 reports/figures/06_live_*.png (notebook 06 and the README show them); routine runs leave the
 committed pictures alone.
 
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -66,8 +68,42 @@ def page_predictor(model_path) -> predict.Predictor:
     return predict.Predictor(model_path)
 
 
+def _wait_until_up(url: str, server: subprocess.Popen) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            if server.poll() is not None:
+                raise AssertionError(f"the server stopped: {server.stdout.read().decode()[-2000:]}") from None
+            time.sleep(1)
+    raise AssertionError(f"nothing answers at {url}")
+
+
+@pytest.fixture(scope="module")
+def app_page(model_path):
+    """The drawing app, as `make app` starts it, on a free port."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: run `make test-browser`, which installs it")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digitlib", "app", "--model", str(model_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    _wait_until_up(url + "status", server)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def voila_page(model_path, tmp_path_factory):
+    """Notebook 06 served by Voila: its pad, the widget people use in JupyterLab."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed: run `make test-browser`, which installs it")
     folder = tmp_path_factory.mktemp("voila")
@@ -112,13 +148,7 @@ def voila_page(model_path, tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "api/status", timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
+    _wait_until_up(url + "api/status", server)
     yield url
     server.terminate()
     server.wait(timeout=30)
@@ -146,7 +176,7 @@ def _open(context, url: str, requests_outside: list[str]):
             else requests_outside.append(request.url)
         ),
     )
-    page.goto(url, timeout=300_000)  # Voila runs the whole notebook first
+    page.goto(url, timeout=300_000)  # Voila runs the whole notebook first; the app answers at once
     try:
         page.locator(".digit-pad canvas").last.wait_for(state="visible", timeout=300_000)
     except Exception:  # a notebook cell failed, most likely: say what the page shows (tracebacks are on)
@@ -206,8 +236,8 @@ def _input_image_loaded(page) -> str:
 
 
 def _screenshot(page, name: str) -> None:
-    """Save the interface as reports/figures/`name`.png, only when SAVE_SCREENSHOTS=1."""
-    if not SAVE_SCREENSHOTS:
+    """Save the app's pad as reports/figures/`name`.png, only when SAVE_SCREENSHOTS=1."""
+    if not SAVE_SCREENSHOTS or page.locator("#pad").count() == 0:
         return
     page.wait_for_timeout(500)  # let the last bars and images paint
     config.FIGURES_DIR.mkdir(parents=True, exist_ok=True)
@@ -216,7 +246,7 @@ def _screenshot(page, name: str) -> None:
 
 def _upload(page, path: Path) -> None:
     with page.expect_file_chooser() as chooser:  # as a person would: the button, then the file dialog
-        page.locator("button.widget-upload").first.click()
+        page.locator(".digit-pad button", has_text="Upload").first.click()
     chooser.value.set_files(str(path))
 
 
@@ -239,7 +269,13 @@ def _read_with_a_runner_up(predictor: predict.Predictor, x_test, y_test) -> tupl
     raise AssertionError("the model reads no test image right and surely with a runner-up of 1 % or more")
 
 
-def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, tmp_path, mnist):
+@pytest.fixture(params=["app", "notebook"])
+def served(request) -> str:
+    """The drawing app, and notebook 06's pad in Voila."""
+    return request.getfixturevalue("app_page" if request.param == "app" else "voila_page")
+
+
+def test_draw_undo_and_upload_with_a_mouse(served, browser, page_predictor, tmp_path, mnist):
     _, (x_test, y_test) = mnist
     # an upload the model reads right but with a second thought, so the page must name the runner-up
     index, expected = _read_with_a_runner_up(page_predictor, x_test, y_test)
@@ -253,7 +289,7 @@ def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, 
     number_file.write_bytes(preprocess.encode_image(number))
     requests_outside: list[str] = []
     context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = _open(context, voila_page, requests_outside)
+    page = _open(context, served, requests_outside)
 
     left, top, scale = _canvas_box(page)
     for stroke in synthetic.FOUR:  # draw a 4 with the mouse
@@ -304,14 +340,14 @@ def test_draw_undo_and_upload_with_a_mouse(voila_page, browser, page_predictor, 
     assert requests_outside == [], f"the page fetched from outside this machine: {requests_outside[:5]}"
 
 
-def test_draw_with_touch_on_a_phone(voila_page, browser, tmp_path):
+def test_draw_with_touch_on_a_phone(app_page, browser, tmp_path):
     requests_outside: list[str] = []
     context = browser.new_context(**PHONE)
-    page = _open(context, voila_page, requests_outside)
+    page = _open(context, app_page, requests_outside)
     assert page.evaluate("() => navigator.maxTouchPoints") > 0
     left, top, scale = _canvas_box(page)
     # Count what reaches the canvas, to know the touches drew (and not mouse events made from them). On the
-    # way down (capture): ipycanvas's own listeners stop the events from going further.
+    # way down (capture), before the page's own listeners.
     page.locator(".digit-pad canvas").last.evaluate(
         """canvas => {
             window.seen = {touchstart: 0, touchmove: 0, touchend: 0, mousedown: 0, mousemove: 0};
@@ -368,14 +404,14 @@ def _answer_after_drawing(page) -> str:
     raise AssertionError(f"the answer never settled; last shown: {last!r}")
 
 
-def test_write_numbers_with_a_mouse_and_upload_a_non_digit(voila_page, browser, page_predictor, tmp_path):
+def test_write_numbers_with_a_mouse_and_upload_a_non_digit(app_page, browser, page_predictor, tmp_path):
     photos, _ = synthetic.load_fashion_mnist()
     top = next(p for p in photos[:200] if page_predictor.predict(p).status != "ok")  # a T-shirt the rule flags
     top_file = tmp_path / "t-shirt.png"
     top_file.write_bytes(preprocess.encode_image(top))
     requests_outside: list[str] = []
     context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = _open(context, voila_page, requests_outside)
+    page = _open(context, app_page, requests_outside)
     page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
     readings = {}
     for text, gap in [(t, 12) for t in WRITTEN] + [(t, 0) for t in WRITTEN]:
