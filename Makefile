@@ -9,7 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint format data run reader smoke sweep test test-fast test-browser bench lab app clean
+.PHONY: help install lock lint format data run reader smoke sweep test test-fast test-browser load-test bench lab app clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ test-fast: data ## The quick loop: unit tests only, no slow or browser tests (py
 test-browser: data ## The real-browser test of the drawing interface (installs Debian's Chromium if missing)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m pytest -m browser tests/test_browser.py
+
+load-test: data ## The drawing app under load in Chromium: 1, 4, 8 visitors at once, 100 visits (about 15 min), into reports/app_load.json
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(PY) benchmarks/app_load.py
+	$(PY) -m digitlib results
 
 lint: $(INSTALLED) ## Lint, format and type checks (ruff check, ruff format --check, mypy digitlib); fails on any problem
 	@status=0; \

@@ -21,12 +21,11 @@ import argparse
 import asyncio
 import json
 import os
-import signal
+import secrets
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -118,41 +117,31 @@ class Server:
 
 
 class Browser:
-    """Debian's Chromium in a process this script owns, driven over CDP, so it can be killed outright."""
+    """Debian's Chromium launched by Playwright, with a mark on its command line so that its processes
+    can be found and killed outright (a browser that vanishes)."""
 
-    def __init__(self, playwright, folder: Path):
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [CHROMIUM, *CHROMIUM_FLAGS, f"--remote-debugging-port={self.port}", f"--user-data-dir={folder}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: killed together, helpers and all
-        )
-        self.playwright = playwright
+    def __init__(self, playwright):
+        self.playwright, self.mark = playwright, f"--load-test-browser={secrets.token_hex(6)}"
 
     async def connect(self):
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _get(f"http://127.0.0.1:{self.port}/json/version", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("Chromium did not start") from None
-                await asyncio.sleep(0.2)
-        self.browser = await self.playwright.chromium.connect_over_cdp(f"http://127.0.0.1:{self.port}")
+        self.browser = await self.playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS[1:], self.mark], headless=True
+        )
         return self.browser
 
     async def close(self) -> None:
         """The browser quits as it does when a person quits it (its tabs already closed)."""
-        await self.browser.close()  # over CDP this only disconnects
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
+        await self.browser.close()
 
     def kill(self) -> None:
         """The browser vanishes: no tab closes, no goodbye is sent."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
+        marked = [p for p in psutil.process_iter(["cmdline"]) if self.mark in (p.info["cmdline"] or [])]
+        for process in marked:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(marked, timeout=30)
 
 
 async def _draw(page, text: str) -> None:
@@ -188,7 +177,9 @@ async def _visit(context, url: str) -> dict:
     """One visitor: open the page, draw a 3, clear, draw a 7. Times are from asking for the page."""
     page = await context.new_page()
     asked = time.perf_counter()
-    await page.goto(url, timeout=300_000)
+    response = await page.goto(url, timeout=300_000)
+    if response.status == 503:  # over the ceiling: the busy page
+        return {"page": page, "refused": True, "time_to_pad": float("nan"), "read": []}
     await page.locator("#pad").wait_for(state="visible", timeout=300_000)
     await page.wait_for_function("() => document.getElementById('undo').disabled === true")  # the script has run
     ready = time.perf_counter() - asked
@@ -199,15 +190,15 @@ async def _visit(context, url: str) -> dict:
         await _draw(page, digit)
         read.append(await _answer(page))
         answered = time.perf_counter() - started
-    return {"page": page, "time_to_pad": ready, "read": read, "last_answer_seconds": answered}
+    return {"page": page, "refused": False, "time_to_pad": ready, "read": read, "last_answer_seconds": answered}
 
 
-async def _wave(playwright, url: str, closing: int, vanishing: int, folder: Path) -> list[dict]:
+async def _wave(playwright, url: str, closing: int, vanishing: int) -> list[dict]:
     """`closing` visitors who close their tab and `vanishing` ones whose browser dies, all at once."""
     groups = []
     for count, leave in ((closing, "close"), (vanishing, "vanish")):
         if count:
-            browser = Browser(playwright, Path(tempfile.mkdtemp(dir=folder)))
+            browser = Browser(playwright)
             connected = await browser.connect()
             contexts = [await connected.new_context(viewport={"width": 1000, "height": 800}) for _ in range(count)]
             groups.append((leave, browser, contexts))
@@ -229,21 +220,23 @@ async def _wave(playwright, url: str, closing: int, vanishing: int, folder: Path
 
 
 def _summary(results: list[dict]) -> dict:
-    times = [v["time_to_pad"] for v in results]
-    right = sum(read == digit for v in results for read, digit in zip(v["read"], DRAWN))
+    served = [v for v in results if not v["refused"]]
+    times = [v["time_to_pad"] for v in served]
+    right = sum(read == digit for v in served for read, digit in zip(v["read"], DRAWN))
     return {
+        "refused": len(results) - len(served),
         "time_to_pad_s": {"median": round(statistics.median(times), 2), "worst": round(max(times), 2)},
         "answers_right": right,
-        "answers": len(DRAWN) * len(results),
+        "answers": len(DRAWN) * len(served),
         "readings": sorted({"".join(v["read"]) for v in results}),
     }
 
 
-async def _scenario(playwright, server: Server, visitors: int, leave: str, waits: list[int], folder: Path) -> dict:
+async def _scenario(playwright, server: Server, visitors: int, leave: str, waits: list[int]) -> dict:
     before = server.reset_peak()
     left_at = None
     results = await _wave(
-        playwright, server.url, visitors if leave == "close" else 0, visitors if leave == "vanish" else 0, folder
+        playwright, server.url, visitors if leave == "close" else 0, visitors if leave == "vanish" else 0
     )
     left_at = time.monotonic()
     peak = server.peak
@@ -263,13 +256,13 @@ async def _scenario(playwright, server: Server, visitors: int, leave: str, waits
     return record
 
 
-async def _hundred(playwright, server: Server, visits: int, wave: int, folder: Path, idle: float) -> dict:
+async def _hundred(playwright, server: Server, visits: int, wave: int, idle: float) -> dict:
     before = server.reset_peak()
     results: list[dict] = []
     while len(results) < visits:
         size = min(wave, visits - len(results))
         vanishing = round(size / 3)
-        results += await _wave(playwright, server.url, size - vanishing, vanishing, folder)
+        results += await _wave(playwright, server.url, size - vanishing, vanishing)
         print(f"  {len(results)} of {visits} visits", flush=True)
     peak = server.peak
     await asyncio.sleep(idle + 10)  # the idle time, and the culling's next pass
@@ -287,10 +280,10 @@ async def _hundred(playwright, server: Server, visits: int, wave: int, folder: P
     return record
 
 
-async def _over_the_ceiling(playwright, folder: Path) -> dict:
+async def _over_the_ceiling(playwright) -> dict:
     server = Server("--max-visitors", "2")
     try:
-        browser = Browser(playwright, Path(tempfile.mkdtemp(dir=folder)))
+        browser = Browser(playwright)
         connected = await browser.connect()
         context = await connected.new_context(viewport={"width": 900, "height": 300})
         held = [await (await context.new_page()).goto(server.url) for _ in range(2)]
@@ -321,7 +314,6 @@ async def main(args: argparse.Namespace) -> int:
         "settings": {"idle_seconds": settings.idle_seconds, "heartbeat_seconds": settings.heartbeat_seconds},
         "scenarios": [],
     }
-    folder = Path(tempfile.mkdtemp(prefix="app-load-"))
     server = Server()
     report["server"] = {"start_seconds": round(server.start_seconds, 1), "memory_mb": round(server.memory())}
     report["ceiling"] = server.status()["ceiling"]
@@ -338,14 +330,14 @@ async def main(args: argparse.Namespace) -> int:
     try:
         async with async_playwright() as playwright:
             for visitors, leave, waits in args.plan:
-                report["scenarios"].append(await _scenario(playwright, server, visitors, leave, waits, folder))
+                report["scenarios"].append(await _scenario(playwright, server, visitors, leave, waits))
                 save()
             if args.visits:
                 report["hundred_visits"] = await _hundred(
-                    playwright, server, args.visits, args.wave, folder, settings.idle_seconds
+                    playwright, server, args.visits, args.wave, settings.idle_seconds
                 )
                 save()
-            report["over_the_ceiling"] = await _over_the_ceiling(playwright, folder)
+            report["over_the_ceiling"] = await _over_the_ceiling(playwright)
             save()
     finally:
         server.stop()

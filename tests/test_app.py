@@ -63,17 +63,20 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(predictor):
+def app_server(predictor):
     server = Served(predictor, SETTINGS, limit=3)
     yield server
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def no_visits(served):
-    served.visits.last_seen.clear()
+@pytest.fixture
+def served(app_server):
+    """The served app, with no visit held."""
+    app_server.visits.last_seen.clear()
+    return app_server
 
 
+@pytest.mark.slow  # the small model the tests train
 def test_the_page_is_the_pad_with_the_blank_answer(served):
     status, page = served.request("")
     assert status == 200
@@ -84,6 +87,7 @@ def test_the_page_is_the_pad_with_the_blank_answer(served):
     assert served.request("status")[1]["visits"] == 1
 
 
+@pytest.mark.slow  # the small model the tests train
 def test_a_drawing_gets_the_card_the_notebook_pad_shows(served, predictor):
     name = served.visit()
     strokes = [[list(point) for point in stroke] for stroke in synthetic.FOUR]
@@ -104,6 +108,7 @@ def test_a_drawing_gets_the_card_the_notebook_pad_shows(served, predictor):
     assert served.request("drawing", {"visit": name, "strokes": []})[1]["html"] == interface.reading_html([])
 
 
+@pytest.mark.slow  # the small model the tests train
 def test_an_upload_is_read_and_a_broken_file_says_so(served, predictor, mnist):
     _, (x_test, y_test) = mnist
     name = served.visit()
@@ -114,6 +119,7 @@ def test_an_upload_is_read_and_a_broken_file_says_so(served, predictor, mnist):
     assert status == 200 and "digit-error" in reply["html"] and "notes.txt" in reply["html"] and reply["text"] == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "body",
     [
@@ -129,6 +135,7 @@ def test_what_is_not_a_drawing_gets_a_short_error(served, body):
     assert status == 400 and reply["error"].startswith("not a drawing") and "Traceback" not in reply["error"]
 
 
+@pytest.mark.slow  # the small model the tests train
 def test_goodbye_frees_the_visit_and_heartbeats_keep_it(served):
     name = served.visit()
     assert served.request("heartbeat", name.encode())[0] == 204
@@ -137,6 +144,7 @@ def test_goodbye_frees_the_visit_and_heartbeats_keep_it(served):
     assert len(served.visits) == 0
 
 
+@pytest.mark.slow  # the small model the tests train
 def test_over_the_ceiling_a_newcomer_is_told_to_come_back(served):
     held = [served.visit() for _ in range(served.visits.limit)]
     status, page = served.request("")

@@ -90,7 +90,8 @@ def test_no_page_tells_the_projects_history():
 
 
 def test_the_readme_reads_in_five_minutes():
-    words = len(re.findall(r"\S+", results.README.read_text()))
+    # words hold a letter or a digit: a table's | and --- are not read
+    words = len([word for word in re.findall(r"\S+", results.README.read_text()) if re.search(r"\w", word)])
     assert words <= 1000, f"README.md has {words} words"
 
 

@@ -130,7 +130,7 @@ TIMES_FILE = config.REPORTS_DIR / "pipeline.json"  # what each notebook of the l
 
 
 WIDGET_PLACEHOLDER = (
-    "[interactive widget: open this notebook in JupyterLab (make lab) and run it, or serve it as a page with make app]"
+    "[interactive widget: open this notebook in JupyterLab (make lab) and run it; make app serves the same pad]"
 )
 
 

@@ -175,7 +175,46 @@ def table() -> str:
     return "\n".join(lines)
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"headline": headline, "table": table, "run_time": run_time}
+def app_load() -> str:
+    """The drawing app under load, from `reports/app_load.json` (written by `make load-test`)."""
+    path = config.REPORTS_DIR / "app_load.json"
+    if not path.exists():
+        return "`make load-test` writes its figures to `reports/app_load.json`."
+    load = json.loads(path.read_text())
+    lines = [
+        "| visitors at once | pad ready, median (worst) | answers right | server memory before / peak / after "
+        "| visits held 10 / 60 / 180 s after |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for run in load["scenarios"]:
+        memory, alive, ready = run["memory_mb"], run["visits_alive_after_s"], run["time_to_pad_s"]
+        lines.append(
+            f"| {run['visitors']}, {'closing the tab' if run['leave'] == 'close' else 'vanishing'} "
+            f"| {ready['median']:.1f} s ({ready['worst']:.1f} s) | {run['answers_right']} of {run['answers']} "
+            f"| {memory['before']:,} / {memory['peak']:,} / {memory['after']:,} MiB | "
+            + " / ".join(str(alive.get(str(wait), "–")) for wait in (10, 60, 180))
+            + " |"
+        )
+    text = "\n".join(lines) + f"\n\nA visit costs at most {load['memory_per_visitor_mb']:.1f} MiB."
+    long = load.get("hundred_visits")
+    if long:
+        memory = long["memory_mb"]
+        text += (
+            f" {long['visits']} visits, {long['at_once']} at a time, {long['vanished']} vanishing: memory "
+            f"{memory['before']:,} MiB before, {memory['after']:,} after the idle time "
+            f"({long['memory_change_percent']:+.1f} %), {long['visits_alive_after_idle_time']} visits held."
+        )
+    if load.get("over_the_ceiling"):
+        text += f" [Over the ceiling]({load['over_the_ceiling']['screenshot']})."
+    return text + f" {load['machine']['cpus']} CPU cores, shared with the visitors' Chromium; `reports/app_load.json`."
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "headline": headline,
+    "table": table,
+    "run_time": run_time,
+    "app": app_load,
+}
 
 
 def update_readme(path: Path = README, check: bool = False) -> bool:
