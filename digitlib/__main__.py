@@ -1,4 +1,4 @@
-"""Command line: `python -m digitlib data | run | sweep | predict | reader | results | app`."""
+"""Command line: `python -m digitlib data | run | sweep | predict | reader | detector | results | app`."""
 
 from __future__ import annotations
 
@@ -42,13 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     data_cmd.set_defaults(handler=_data)
     # Imported here, not guarded: a subcommand whose module is broken fails with its import error
     # instead of silently disappearing from the list.
-    from digitlib.pictures import app, predict, reader
+    from digitlib.pictures import app, detector, predict, reader
     from digitlib.research import pipeline, results, sweep
 
     pipeline.add_command(commands)
     sweep.add_command(commands)
     predict.add_command(commands)
     reader.add_command(commands)
+    detector.add_command(commands)
     results.add_command(commands)
     app.add_command(commands)
     args = parser.parse_args(argv)

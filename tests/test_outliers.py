@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from digitlib import runtime
 from digitlib.pictures import outliers, preprocess
 
 
@@ -31,3 +33,28 @@ def test_the_measuring_set_is_drawn_with_the_pad_pen():
     assert not np.array_equal(pictures[0], pictures[1])  # two hands, two drawings
     expected = preprocess.strokes_to_image([[(0, 0), (100, 0)]], preprocess.CANVAS_SIZE, preprocess.PEN_WIDTH)
     assert (pictures[0] > 127).sum() > (expected > 127).sum()  # more ink than one short line
+
+
+@pytest.mark.slow  # trains a tiny detector
+def test_the_detector_trains_and_tells_probabilities(tmp_path, mnist):
+    from digitlib import config
+    from digitlib.pictures import detector
+
+    settings = detector.DetectorConfig(digits=400, font_digits=100, outliers=300, fashion=100, photo_crops=20, epochs=2)
+    record = detector.train_detector(settings, config.run_paths(tmp_path), mnist=mnist)
+    assert record["training_inputs"] == {
+        "digits": 400,
+        "font_digits": 100,
+        "outliers": 300,
+        "fashion": 100,
+        "photo_crops": 20,
+    }
+    assert record["loss"][-1] < record["loss"][0]  # it learned something
+    model = runtime.keras().models.load_model(tmp_path / "models" / detector.FILE_NAME, compile=False)
+    (_, _), (x_test, _) = mnist
+    pictures, _ = outliers.drawn_non_digits(versions=1)
+    inputs = detector.model_inputs(list(x_test[:50]) + pictures)
+    probability = detector.not_digit_probability(model, inputs)
+    assert probability.shape == (len(inputs),) and ((probability >= 0) & (probability <= 1)).all()
+    # even this tiny one thinks the drawn letters and symbols less like digits than test digits
+    assert probability[50:].mean() > probability[:50].mean()

@@ -9,6 +9,7 @@ drawn O is a fair 0. So are circles and ellipses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -23,18 +24,24 @@ GLYPH_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "Deja
 Stroke = list[tuple[float, float]]
 
 
-def _font_path(name: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     import matplotlib
 
-    return f"{matplotlib.get_data_path()}/fonts/ttf/{name}"
+    return ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/{name}", size)
 
 
 def elastic(image: np.ndarray, rng: np.random.Generator, alpha: float = 400.0, sigma: float = 14.0) -> np.ndarray:
-    """`image` warped by a smooth random displacement field (Simard et al., 2003), as a hand wobbles."""
-    from scipy.ndimage import gaussian_filter, map_coordinates
+    """`image` warped by a smooth random displacement field (Simard et al., 2003), as a hand wobbles.
+    The field is drawn on a grid eight times coarser and enlarged: the same smoothness, far quicker."""
+    from scipy.ndimage import gaussian_filter, map_coordinates, zoom
 
     shape = image.shape
-    dx, dy = (gaussian_filter(rng.uniform(-1, 1, shape), sigma) * alpha for _ in range(2))
+    coarse = (-(-shape[0] // 8), -(-shape[1] // 8))
+    dx, dy = (
+        zoom(gaussian_filter(rng.uniform(-1, 1, coarse), sigma / 8) * alpha, 8, order=1)[: shape[0], : shape[1]]
+        for _ in range(2)
+    )
     rows, cols = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
     warped = map_coordinates(image.astype(np.float32), [rows + dy, cols + dx], order=1, mode="constant")
     return np.clip(warped, 0, 255).astype(np.uint8)
@@ -45,9 +52,8 @@ def glyph_picture(glyph: str, rng: np.random.Generator, size: int = CANVAS_SIZE)
     and warped at random on a `size` canvas (uint8, white on black)."""
     from scipy.ndimage import grey_dilation, grey_erosion
 
-    font = ImageFont.truetype(
-        _font_path(GLYPH_FONTS[rng.integers(len(GLYPH_FONTS))]), int(size * rng.uniform(0.55, 0.8))
-    )
+    # font sizes in steps of ten pixels, so that a few loaded fonts serve every picture
+    font = _font(GLYPH_FONTS[rng.integers(len(GLYPH_FONTS))], 10 * round(size * rng.uniform(0.055, 0.08)))
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
     left, top, right, bottom = draw.textbbox((0, 0), glyph, font=font)
@@ -176,6 +182,21 @@ def shape_picture(name: str, rng: np.random.Generator, size: int = CANVAS_SIZE) 
             for st in strokes
         ]
     return strokes_to_image(strokes, size, int(PEN_WIDTH * rng.uniform(0.7, 1.4)))
+
+
+def as_pen_strokes(digit: np.ndarray, size: int = CANVAS_SIZE) -> np.ndarray:
+    """An MNIST digit as the pad would draw it: enlarged to the canvas and inked solid (no grey pencil
+    texture), so that a model learns digits from shapes, not from how MNIST was scanned."""
+    enlarged = np.asarray(Image.fromarray(np.asarray(digit, np.uint8)).resize((size, size), Image.Resampling.BILINEAR))
+    return np.where(enlarged > 100, 255, 0).astype(np.uint8)
+
+
+def training_digits(count: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """`count` digits of the fonts, drawn as `glyph_picture` draws letters (thickened, turned, warped),
+    and their labels: digits made the same way as the non-digits, so that the way is not the tell."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    return [glyph_picture(str(digit), rng) for digit in labels], labels
 
 
 def training_outliers(count: int, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
