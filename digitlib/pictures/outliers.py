@@ -270,3 +270,17 @@ def drawn_non_digits(versions: int = 10, seed: int = 1) -> tuple[list[np.ndarray
             pictures.append(strokes_to_image(_jitter(strokes, rng, CANVAS_SIZE, wobble=0.025), CANVAS_SIZE, PEN_WIDTH))
             names.append(name)
     return pictures, names
+
+
+def drawn_digits(versions: int = 20, seed: int = 7) -> tuple[list[np.ndarray], np.ndarray]:
+    """Digits drawn with the pad's pen from the browser test's strokes (`synthetic.DIGIT_STROKES`),
+    `versions` wobbled drawings of each, and their labels: drawn digits that nothing trains on."""
+    from digitlib.pictures.synthetic import DIGIT_STROKES
+
+    rng = np.random.default_rng(seed)
+    pictures, labels = [], []
+    for digit, strokes in sorted(DIGIT_STROKES.items()):
+        for _ in range(versions):
+            pictures.append(strokes_to_image(_jitter(strokes, rng, CANVAS_SIZE, wobble=0.025), CANVAS_SIZE, PEN_WIDTH))
+            labels.append(int(digit))
+    return pictures, np.array(labels)
