@@ -186,11 +186,9 @@ async def _visit(context, url: str) -> dict:
     read = []
     for digit in DRAWN:
         await page.locator("#clear").click()
-        started = time.perf_counter()
         await _draw(page, digit)
         read.append(await _answer(page))
-        answered = time.perf_counter() - started
-    return {"page": page, "refused": False, "time_to_pad": ready, "read": read, "last_answer_seconds": answered}
+    return {"page": page, "refused": False, "time_to_pad": ready, "read": read}
 
 
 async def _wave(playwright, url: str, closing: int, vanishing: int) -> list[dict]:
@@ -234,7 +232,6 @@ def _summary(results: list[dict]) -> dict:
 
 async def _scenario(playwright, server: Server, visitors: int, leave: str, waits: list[int]) -> dict:
     before = server.reset_peak()
-    left_at = None
     results = await _wave(
         playwright, server.url, visitors if leave == "close" else 0, visitors if leave == "vanish" else 0
     )
