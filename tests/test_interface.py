@@ -601,3 +601,67 @@ def test_the_thresholds_figure_leaves_out_pictures_with_no_digit_and_keeps_its_t
     assert all(height == 0 for x, height in bars if x < 0.02) and (outline[outline[:, 0] < 0.02, 1] == 0).all()
     labels = [text.get_text() for text in right.texts]
     assert "0, 1" in labels and "5" in labels and len(labels) == 2  # one label where points coincide
+
+
+def _drawn(strokes: list, width: float, height: float = 160) -> np.ndarray:
+    """Unit-box strokes drawn `width` x `height` pixels, centred on the pad's canvas."""
+    x0, y0 = (preprocess.CANVAS_SIZE - width) / 2, (preprocess.CANVAS_SIZE - height) / 2
+    return preprocess.strokes_to_image([[(x0 + x * width, y0 + y * height) for x, y in s] for s in strokes])
+
+
+@pytest.mark.slow
+def test_a_drawn_letter_is_not_a_digit_and_the_card_says_so(trained_model_path):
+    from digitlib.pictures import outliers, rule
+
+    with_detector = predict.Predictor(trained_model_path)
+    assert with_detector.rule.detector and with_detector.not_digit_above < 1  # the shipped rule names it
+    letter = _drawn(outliers.DRAWN["A"], 140)
+    found = with_detector.predict(letter)
+    assert found.status == "uncertain" and found.why == rule.NOT_A_DIGIT and found.label == "not a digit"
+    assert found.not_digit > with_detector.not_digit_above and "not a digit" in found.reasons[0]
+    card = interface.reading_html([found])
+    assert ">?</div>" in card and "This does not look like a digit." in card and "nearest digit" in card
+    alone = predict.Predictor(trained_model_path, detector=False).predict(letter)
+    assert np.isnan(alone.not_digit) and alone.why != rule.NOT_A_DIGIT
+    # a drawn digit is left alone, and a close call says between which digits
+    four = with_detector.predict(preprocess.strokes_to_image(synthetic.FOUR))
+    assert (four.digit, four.status, four.why) == (4, "ok", "")
+    assert four.not_digit < with_detector.not_digit_above
+    torn = predict.Prediction(4, 0.5, np.eye(10)[4] * 0.5 + np.eye(10)[9] * 0.5, four.model_input, "uncertain")
+    torn.why = "could be 4 or 9"
+    assert "Not sure: could be 4 or 9" in interface.answer_html(torn)
+
+
+def test_the_source_table_counts_flags_and_silent_mistakes():
+    from digitlib.pictures import detector, rule
+
+    blank = np.zeros((28, 28), np.float32)
+
+    def answer(digit: int, status: str = "ok", why: str = "") -> predict.Prediction:
+        return predict.Prediction(digit, 0.9, np.eye(10)[digit], blank, status, why=why)
+
+    read = {
+        "digits": [answer(1), answer(2), answer(7), answer(3, "uncertain", "could be 3 or 5")],
+        "letters": [answer(4, "uncertain", rule.NOT_A_DIGIT), answer(4), answer(8, "uncertain", rule.NOT_A_DIGIT)],
+    }
+    table = detector.source_table(read, {"digits": np.array([1, 2, 3, 3]), "letters": np.full(3, -1)})
+    digits, letters = table.loc["digits"], table.loc["letters"]
+    assert digits["n"] == 4 and digits["read right"] == 0.75 and digits["flagged"] == 0.25
+    assert digits["wrong without a flag"] == 0.25 and digits["not a digit"] == 0  # the 7 for a 3
+    assert np.isnan(letters["read right"]) and letters["not a digit"] == pytest.approx(2 / 3)
+    assert letters["wrong without a flag"] == pytest.approx(1 / 3)  # the 4 given for a letter
+    assert letters["flagged low"] < letters["flagged"] < letters["flagged high"]
+
+
+@pytest.mark.slow
+def test_a_wide_shape_read_as_one_digit_of_a_number_gets_a_question_mark():
+    from digitlib.pictures import outliers, rule
+
+    shipped = predict.Predictor()  # the shipped model, its number reader and its detector
+    for name in ("A", "house", "arrow"):  # wider than high: the number reader reads each as one digit
+        reading = shipped.read_number(_drawn(outliers.DRAWN[name], 220, 150))
+        assert reading.text == "?" and reading.by_reader == [True], (name, reading.text)
+        assert reading.digits[0].why == rule.NOT_A_DIGIT
+    # digits that touch are read as before: the check is for a part read as a single digit
+    touching = shipped.read_number(preprocess.strokes_to_image(synthetic.number_strokes("48", gap=0)))
+    assert touching.text == "48"

@@ -98,7 +98,9 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     assert on_test["thresholds"] == shipped.thresholds  # 04 ran before 06 wrote the run's own rule
     assert metrics["calibration"]["temperature"] == shipped.temperature and metrics["calibration"]["bins"]
     assert [row["numbers"] for row in metrics["numbers"]] == [SMOKE["NUMBERS_PER_GAP"]] * len(number_tables.NUMBER_GAPS)
-    assert {"digits typed in fonts", "other handwriting (load_digits, 8x8)"} <= set(metrics["pictures_from_elsewhere"])
+    sources = metrics["pictures_from_elsewhere"]  # 04's sources nothing chose on, the measuring set among them
+    assert {"typed digits", "load_digits (8x8 scans)", "drawn non-digits (the measuring set)"} <= set(sources)
+    assert sources["MNIST test digits as files"]["pictures"] == SMOKE["MEASURING_PICTURES"]
     assert metrics["throughput"]["picture_p50_ms"] > 0
     # 06 chose the rule again from the committed held-out outputs (whatever the run's own model) and
     # wrote it beside the run's model: the shipped rule is what they choose, and the predictor reads it
@@ -106,6 +108,10 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     written = rule.load_rule(out_dir / "models" / "cnn-rule.json")
     assert (written.temperature, written.thresholds) == (interface["temperature"]["fitted"], interface["chosen"])
     assert written.shape_checks_in_numbers == interface["number_checks"]["chosen"]
+    # the digit detector's threshold, chosen on validation pictures, is the one the rule file names
+    found = interface["detector"]
+    assert written.detector == {key: found[key] for key in ("model", "not_digit_above", "replaces")}
+    assert set(found["validation_pictures"].values()) == {SMOKE["DETECTOR_PICTURES"]}
     assert (written.temperature, written.thresholds, written.shape_checks_in_numbers) == (
         shipped.temperature,
         shipped.thresholds,
@@ -207,8 +213,18 @@ def test_committed_reports_agree_with_themselves_and_with_the_rule_files():
         numbers["validation_numbers"]
         == held_out_runs * len(number_tables.NUMBER_GAPS) * sweep.VALIDATION_NUMBERS_PER_GAP
     )
-    photos = metrics["pictures_from_elsewhere"]["Fashion-MNIST photos (not digits)"]
-    assert photos["pictures"] == 2000 and 0 <= photos["flagged"] <= 1
+    photos = metrics["pictures_from_elsewhere"]["Fashion-MNIST, test part"]
+    assert photos["pictures"] == 500 and 0 <= photos["flagged"] <= 1
+    detector = interface["detector"]
+    assert shipped.detector == {key: detector[key] for key in ("model", "not_digit_above", "replaces")}
+    parts = detector[
+        "flagged_by_parts_left_out"
+    ]  # the parts left out beside it: the allowed set flagging fewest digits
+    assert set(parts) == {"none", "energy", "shape", "energy and shape"}
+    tried = {row["not_digit_above"]: row for row in detector["tradeoff"]}
+    assert tried[detector["not_digit_above"]]["worst digits flagged"] <= detector["max_digits_flagged"]
+    lower = [t for t in tried if t < detector["not_digit_above"]]  # the lowest allowed: any lower flags too many
+    assert all(tried[t]["worst digits flagged"] > detector["max_digits_flagged"] for t in lower)
 
 
 @pytest.mark.audit

@@ -22,6 +22,30 @@ def test_outliers_are_pad_pictures_and_repeat_with_their_seed():
     assert all(not preprocess.preprocess_stages(p).blank for p in pictures)
 
 
+def test_the_elastic_warp_wobbles_a_drawing_and_keeps_its_shape():
+    line = preprocess.strokes_to_image([[(60, 140), (220, 140)]], preprocess.CANVAS_SIZE, preprocess.PEN_WIDTH)
+    ink = line > 127
+    for seed in range(5):
+        warped = outliers.elastic(line, np.random.default_rng(seed)) > 127
+        overlap = (warped & ink).sum() / (warped | ink).sum()
+        # moved a few pixels here and there, not torn into blobs or left as it was
+        assert 0.3 < overlap < 0.98, overlap
+        assert 0.6 < warped.sum() / ink.sum() < 1.6
+
+
+@pytest.mark.slow  # the session's small trained model
+def test_pen_digits_and_coarse_scans_are_digits_the_model_reads(predictor, mnist):
+    pictures, labels = outliers.training_pen_digits(60, seed=5)
+    assert {int(d) for d in labels} == set(range(10))
+    read = predictor.predict_batch(pictures)
+    assert np.mean([p.digit == label for p, label in zip(read, labels)]) >= 0.8
+    fonts, font_labels = outliers.training_digits(40, seed=5)
+    assert np.mean([p.digit == label for p, label in zip(predictor.predict_batch(fonts), font_labels)]) >= 0.7
+    (x_train, _), _ = mnist
+    coarse = outliers.low_resolution(x_train[0], np.random.default_rng(0))
+    assert coarse.shape == (64, 64) and coarse.max() > 100
+
+
 def test_no_letter_that_is_drawn_as_a_digit_is_a_non_digit():
     assert not set("OoIlSsZzBbgqG0123456789") & set(outliers.GLYPHS)
     assert not set("OoIlSsZzBbgqG") & set(outliers.DRAWN)
@@ -40,11 +64,22 @@ def test_the_detector_trains_and_tells_probabilities(tmp_path, mnist):
     from digitlib import config
     from digitlib.pictures import detector
 
-    settings = detector.DetectorConfig(digits=400, font_digits=100, outliers=300, fashion=100, photo_crops=20, epochs=2)
+    settings = detector.DetectorConfig(
+        digits=400,
+        font_digits=100,
+        pen_digits=100,
+        low_resolution=50,
+        outliers=300,
+        fashion=100,
+        photo_crops=20,
+        epochs=2,
+    )
     record = detector.train_detector(settings, config.run_paths(tmp_path), mnist=mnist)
     assert record["training_inputs"] == {
         "digits": 400,
         "font_digits": 100,
+        "pen_digits": 100,
+        "low_resolution": 50,
         "outliers": 300,
         "fashion": 100,
         "photo_crops": 20,

@@ -22,7 +22,7 @@ def _pictures() -> tuple[list[predict.Prediction], np.ndarray]:
     cases = [(sure, digit, 4), (sure, digit, 7), (unsure, digit, 4), (sure, grid, -1), (unsure, grid, -1)]
     predictions = []
     for probabilities, model_input, _ in cases:
-        status, reasons = rule.judge(probabilities, model_input, SHIPPED.thresholds)
+        status, reasons, _ = rule.judge(probabilities, model_input, SHIPPED.thresholds)
         predictions.append(
             predict.Prediction(
                 int(probabilities.argmax()), float(probabilities.max()), probabilities, model_input, status, reasons
@@ -79,6 +79,10 @@ def test_a_rule_file_round_trips_and_refuses_what_is_missing(tmp_path):
         rule.Rule(1.0, {k: v for k, v in SHIPPED.thresholds.items() if k != "MIN_ENERGY"}, "cut")
     with pytest.raises(ValueError, match="shape checks"):
         rule.Rule(1.0, SHIPPED.thresholds, "some")
+    with_detector = dataclasses.replace(SHIPPED, detector={"model": "models/d.keras", "not_digit_above": 0.9})
+    assert rule.load_rule(rule.write_rule(tmp_path / "d-rule.json", with_detector)) == with_detector
+    with pytest.raises(ValueError, match="not_digit_above"):
+        dataclasses.replace(SHIPPED, detector={"model": "models/d.keras"})
     with pytest.raises(FileNotFoundError, match="06_interface"):
         rule.load_rule(tmp_path / "missing-rule.json")
 
@@ -104,9 +108,38 @@ def test_little_evidence_flags_a_confident_answer_and_an_unknown_energy_flags_no
     sure = np.eye(10, dtype=np.float32)[4]
     thresholds = SHIPPED.thresholds
     assert rule.judge(sure, digit, thresholds, energy=thresholds["MIN_ENERGY"] + 5)[0] == "ok"
-    status, reasons = rule.judge(sure, digit, thresholds, energy=thresholds["MIN_ENERGY"] - 1)
-    assert status == "uncertain" and any("little evidence" in reason for reason in reasons)
+    judged = rule.judge(sure, digit, thresholds, energy=thresholds["MIN_ENERGY"] - 1)
+    assert judged.status == "uncertain" and any("little evidence" in reason for reason in judged.reasons)
+    assert judged.why == "it looks like no digit"
     assert rule.judge(sure, digit, thresholds, energy=np.nan)[0] == "ok"  # an ensemble has no logits
+
+
+def test_the_detector_flags_what_does_not_look_like_a_digit_and_says_so_first():
+    digit = preprocess.preprocess_stages(preprocess.strokes_to_image(synthetic.FOUR)).result
+    sure, torn = np.eye(10, dtype=np.float32)[4], np.array([0, 0, 0, 0, 0.45, 0, 0, 0, 0, 0.55], np.float32)
+    thresholds = {**SHIPPED.thresholds, "MIN_ENERGY": 0.0}
+    assert rule.judge(sure, digit, thresholds, energy=20, not_digit=0.4, not_digit_above=0.9).status == "ok"
+    judged = rule.judge(torn, digit, thresholds, energy=20, not_digit=0.95, not_digit_above=0.9)
+    assert judged.status == "uncertain" and judged.why == rule.NOT_A_DIGIT and len(judged.reasons) == 2
+    assert "95 %" in judged.reasons[0]
+    # without the detector's verdict, the torn answer is a close call between its two digits
+    assert rule.judge(torn, digit, thresholds, energy=20, not_digit=0.95).why == "could be 9 or 4"
+    thin = np.zeros((28, 28), np.float32)
+    thin[10:14, 14] = 1
+    assert rule.judge(sure, thin, thresholds, energy=20).why == "too little ink"
+
+
+def test_the_detector_threshold_is_the_lowest_that_spares_every_kind_of_digit():
+    digits = {"files": np.array([0.01] * 989 + [0.95] * 10 + [1.0]), "drawn": np.array([0.2] * 980 + [0.85] * 20)}
+    others = {"letters": np.linspace(0.5, 1.0, 100), "photos": np.full(50, 0.99)}
+    tradeoff = rule.not_digit_tradeoff(digits, others)
+    assert tradeoff["worst digits flagged"].is_monotonic_decreasing
+    assert tradeoff["non-digits caught"].is_monotonic_decreasing
+    # 1 % of the files score 0.95 and 2 % of the drawn digits 0.85: a threshold below flags them
+    assert rule.choose_not_digit_above(tradeoff) == 0.95
+    assert rule.choose_not_digit_above(tradeoff, max_flagged=0.011) == 0.85
+    with pytest.raises(ValueError, match="no threshold"):
+        rule.choose_not_digit_above(tradeoff, max_flagged=0.0005)  # a file scores 1: always flagged
 
 
 @pytest.mark.slow

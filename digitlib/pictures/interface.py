@@ -72,17 +72,33 @@ def _runner_up_text(prediction: Prediction) -> str:
 
 def answer_html(prediction: Prediction | None, title: str = "") -> str:
     """The answer as HTML: the digit large with its confidence and the runner-up (when at least
-    `RUNNER_UP_FROM`), or a friendly message when there is no digit."""
+    `RUNNER_UP_FROM`); when not sure, why in a few words, then every reason in small print; a "?"
+    when the picture does not look like a digit; a friendly message when there is no digit."""
     heading = f"<div class='digit-title' style='color:#666'>{html.escape(title)}</div>" if title else ""
     if prediction is None or prediction.digit is None:
         return f"{heading}<div class='digit-answer' style='font-size:20px;padding:12px 0'>{BLANK_MESSAGE}</div>"
-    colour = _UNSURE_COLOUR if prediction.status == "uncertain" else _OK_COLOUR
+    unsure = prediction.status == "uncertain"
+    details = (
+        "<div class='digit-reasons' style='font-size:12px;color:#666'>"
+        f"{html.escape('; '.join(prediction.reasons))}</div>"
+        if unsure
+        else ""
+    )
+    if prediction.why == rule.NOT_A_DIGIT:
+        return (
+            f"{heading}<div style='display:flex;align-items:center;gap:16px'>"
+            f"<div class='digit-answer' style='font-size:72px;line-height:1;color:{_UNSURE_COLOUR}'>?</div>"
+            f"<div><div class='digit-why' style='font-size:20px;color:{_UNSURE_COLOUR}'>"
+            f"{html.escape(rule.NOT_A_DIGIT.capitalize())}.</div>"
+            f"<div class='digit-confidence' style='font-size:14px;color:#666'>the nearest digit is "
+            f"{prediction.digit} ({100 * prediction.confidence:.0f} %)</div></div></div>{details}"
+        )
+    colour = _UNSURE_COLOUR if unsure else _OK_COLOUR
     second = _runner_up_text(prediction)
     note = (
-        f"<div class='digit-note' style='color:{_UNSURE_COLOUR}'>Not sure: "
-        + html.escape("; ".join(prediction.reasons))
-        + "</div>"
-        if prediction.status == "uncertain"
+        f"<div class='digit-note digit-why' style='color:{_UNSURE_COLOUR};font-size:16px'>"
+        f"Not sure: {html.escape(prediction.why or 'the rule flags it')}</div>{details}"
+        if unsure
         else ""
     )
     return (
@@ -277,6 +293,35 @@ def number_readings_figure(predictor: Predictor, pictures: Mapping[str, np.ndarr
 
 
 _KIND_NAMES = {"non-digit": "generated non-digits", "photo crop": "photo crops"}
+
+
+def not_digit_figure(tradeoff: Any, chosen: float):
+    """The digit detector's threshold on validation pictures (a `rule.not_digit_tradeoff`): each
+    source's share above each threshold, and non-digits caught against the worst kind of digit
+    flagged, the `chosen` threshold marked."""
+    import matplotlib.pyplot as plt
+
+    fig, (shares, curve) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for column in tradeoff.columns:
+        if column.startswith(("flagged: ", "caught: ")):
+            style = "-" if column.startswith("caught") else "--"
+            shares.plot(tradeoff["not_digit_above"], 100 * tradeoff[column], style, marker=".", label=column)
+    shares.axvline(chosen, color="k", lw=0.8)
+    shares.set(xlabel="P(not a digit) above", ylabel="share of the pictures (%)", title="by source")
+    shares.legend(fontsize=7, loc="center left")
+    curve.plot(100 * tradeoff["worst digits flagged"], 100 * tradeoff["non-digits caught"], marker="o")
+    at = tradeoff[tradeoff["not_digit_above"] == chosen].iloc[0]
+    curve.plot(
+        100 * at["worst digits flagged"], 100 * at["non-digits caught"], "r*", ms=14, label=f"chosen: {chosen:g}"
+    )
+    curve.set(
+        xlabel="the worst kind of digit: share flagged (%)",
+        ylabel="non-digits caught, mean of the kinds (%)",
+        title="the trade-off",
+    )
+    curve.legend()
+    fig.tight_layout()
+    return fig
 
 
 def thresholds_figure(held_out: Any, chosen: dict[str, float], tried: Any):

@@ -33,13 +33,15 @@ def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
 
 def elastic(image: np.ndarray, rng: np.random.Generator, alpha: float = 400.0, sigma: float = 14.0) -> np.ndarray:
     """`image` warped by a smooth random displacement field (Simard et al., 2003), as a hand wobbles.
-    The field is drawn on a grid eight times coarser and enlarged: the same smoothness, far quicker."""
+    The field is drawn on a grid eight times coarser and enlarged, far quicker. Smoothed on that grid,
+    the noise varies eight times as much as on the full one, hence the displacement divided by eight:
+    the same field as drawn at full size."""
     from scipy.ndimage import gaussian_filter, map_coordinates, zoom
 
     shape = image.shape
     coarse = (-(-shape[0] // 8), -(-shape[1] // 8))
     dx, dy = (
-        zoom(gaussian_filter(rng.uniform(-1, 1, coarse), sigma / 8) * alpha, 8, order=1)[: shape[0], : shape[1]]
+        zoom(gaussian_filter(rng.uniform(-1, 1, coarse), sigma / 8) * alpha / 8, 8, order=1)[: shape[0], : shape[1]]
         for _ in range(2)
     )
     rows, cols = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
@@ -191,12 +193,145 @@ def as_pen_strokes(digit: np.ndarray, size: int = CANVAS_SIZE) -> np.ndarray:
     return np.where(enlarged > 100, 255, 0).astype(np.uint8)
 
 
+# Digits as people draw them with a mouse, several ways each, in a unit box (x right, y down):
+# positives for a model that learns "not a digit", written apart from `synthetic.DIGIT_STROKES`,
+# which measure. Each is drawn either as given (straight segments, as a quick mouse makes them) or
+# rounded (`_rounded`), so that corners are not the tell of a non-digit.
+PEN_DIGITS: dict[int, list[list[Stroke]]] = {
+    0: [
+        [[(0.5, 0), (0.15, 0.15), (0.05, 0.5), (0.2, 0.9), (0.5, 1), (0.8, 0.88), (0.95, 0.5), (0.85, 0.12), (0.5, 0)]],
+        [_arc(0.5, 0.5, 0.5, -90, 275, 24)],
+    ],
+    1: [
+        [[(0.5, 0), (0.5, 1)]],
+        [[(0.25, 0.2), (0.55, 0), (0.55, 1)]],
+        [[(0.3, 0.15), (0.55, 0), (0.55, 1)], [(0.3, 1), (0.8, 1)]],
+    ],
+    2: [
+        [[(0.1, 0.2), (0.35, 0), (0.75, 0.02), (0.9, 0.25), (0.75, 0.5), (0.05, 1), (0.95, 0.98)]],
+        [[(0.15, 0.1), (0.5, 0), (0.85, 0.15), (0.8, 0.4), (0.1, 1), (0.9, 1)]],
+        [
+            [
+                (0.1, 0.2),
+                (0.45, 0),
+                (0.85, 0.2),
+                (0.6, 0.6),
+                (0.2, 0.95),
+                (0.1, 0.85),
+                (0.3, 0.8),
+                (0.6, 0.95),
+                (1, 0.95),
+            ]
+        ],
+    ],
+    3: [
+        [[(0.1, 0.1), (0.5, 0), (0.85, 0.2), (0.5, 0.48), (0.9, 0.7), (0.6, 1), (0.1, 0.9)]],
+        [[(0.1, 0), (0.85, 0), (0.4, 0.4), (0.85, 0.6), (0.8, 0.9), (0.45, 1), (0.1, 0.9)]],
+    ],
+    4: [
+        [[(0.3, 0), (0.1, 0.6), (0.9, 0.6)], [(0.7, 0.3), (0.7, 1)]],
+        [[(0.6, 0.05), (0.0, 0.7), (0.9, 0.7)], [(0.6, 0.05), (0.65, 1)]],
+        [[(0.2, 0), (0.15, 0.5), (0.85, 0.5)], [(0.75, 0), (0.75, 1)]],
+    ],
+    5: [
+        [[(0.85, 0), (0.2, 0), (0.15, 0.45), (0.55, 0.38), (0.9, 0.6), (0.8, 0.92), (0.4, 1), (0.1, 0.88)]],
+        [[(0.2, 0), (0.15, 0.45), (0.55, 0.38), (0.9, 0.65), (0.6, 1), (0.1, 0.9)], [(0.2, 0), (0.9, 0)]],
+    ],
+    6: [
+        [
+            [
+                (0.75, 0),
+                (0.35, 0.2),
+                (0.1, 0.6),
+                (0.2, 0.95),
+                (0.55, 1),
+                (0.85, 0.8),
+                (0.75, 0.55),
+                (0.4, 0.5),
+                (0.12, 0.7),
+            ]
+        ],
+        [[(0.6, 0), (0.2, 0.5), (0.15, 0.85), (0.5, 1), (0.8, 0.8), (0.6, 0.55), (0.2, 0.65)]],
+    ],
+    7: [
+        [[(0.05, 0.05), (0.9, 0), (0.35, 1)]],
+        [[(0.05, 0.05), (0.9, 0), (0.35, 1)], [(0.3, 0.5), (0.8, 0.5)]],
+        [[(0.05, 0.15), (0.1, 0), (0.9, 0), (0.45, 1)]],
+    ],
+    8: [
+        [
+            [
+                (0.5, 0.45),
+                (0.2, 0.25),
+                (0.5, 0),
+                (0.8, 0.22),
+                (0.5, 0.45),
+                (0.15, 0.72),
+                (0.5, 1),
+                (0.85, 0.72),
+                (0.5, 0.45),
+            ]
+        ],
+        [_arc(0.5, 0.23, 0.23, 0, 360, 16), _arc(0.5, 0.73, 0.27, 0, 360, 16)],
+        [[(0.85, 0.1), (0.5, 0), (0.15, 0.2), (0.85, 0.75), (0.5, 1), (0.15, 0.75), (0.85, 0.2)]],
+    ],
+    9: [
+        [[(0.85, 0.25), (0.5, 0.45), (0.15, 0.25), (0.5, 0), (0.85, 0.2), (0.85, 1)]],
+        [[(0.85, 0.25), (0.5, 0.45), (0.15, 0.25), (0.5, 0), (0.85, 0.2), (0.8, 0.6), (0.5, 1)]],
+        [_arc(0.5, 0.25, 0.25, 0, 360, 16), [(0.75, 0.25), (0.7, 1)]],
+    ],
+}
+
+
+def _rounded(stroke: Stroke, passes: int = 3) -> Stroke:
+    """A stroke with its corners cut (Chaikin's algorithm), as a slow hand draws curves."""
+    points = np.asarray(stroke, float)
+    for _ in range(passes):
+        if len(points) < 3:
+            break
+        near, far = 0.75 * points[:-1] + 0.25 * points[1:], 0.25 * points[:-1] + 0.75 * points[1:]
+        points = np.concatenate([points[:1], np.stack([near, far], 1).reshape(-1, 2), points[-1:]])
+    return [(float(x), float(y)) for x, y in points]
+
+
+def pen_digit_picture(digit: int, rng: np.random.Generator, size: int = CANVAS_SIZE) -> np.ndarray:
+    """One of `PEN_DIGITS`'s ways of drawing `digit`, with the pad's pen (a width near `PEN_WIDTH`),
+    straight or rounded, turned a little, placed and wobbled at random."""
+    ways = PEN_DIGITS[digit]
+    strokes = ways[rng.integers(len(ways))]
+    strokes = _jitter(strokes, rng, size, wobble=0.025)
+    if rng.random() < 0.5:
+        strokes = [_rounded(stroke) for stroke in strokes]
+    angle, mid = np.radians(rng.uniform(-12, 12)), size / 2
+    c, s = np.cos(angle), np.sin(angle)
+    strokes = [
+        [(mid + c * (x - mid) - s * (y - mid), mid + s * (x - mid) + c * (y - mid)) for x, y in st] for st in strokes
+    ]
+    return strokes_to_image(strokes, size, int(PEN_WIDTH * rng.uniform(0.7, 1.4)))
+
+
+def low_resolution(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An MNIST digit scanned coarsely: shrunk to 7 to 12 pixels a side and enlarged again, as a
+    small or blurry picture of a digit arrives."""
+    side = int(rng.integers(7, 13))
+    image = Image.fromarray(np.asarray(digit, np.uint8))
+    small = image.resize((side, side), Image.Resampling.BOX)
+    return np.asarray(small.resize((64, 64), Image.Resampling.BILINEAR))
+
+
 def training_digits(count: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """`count` digits of the fonts, drawn as `glyph_picture` draws letters (thickened, turned, warped),
     and their labels: digits made the same way as the non-digits, so that the way is not the tell."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, count)
     return [glyph_picture(str(digit), rng) for digit in labels], labels
+
+
+def training_pen_digits(count: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """`count` digits drawn with the pad's pen from `PEN_DIGITS` (`pen_digit_picture`) and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    return [pen_digit_picture(int(digit), rng) for digit in labels], labels
 
 
 def training_outliers(count: int, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:

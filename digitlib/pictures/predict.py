@@ -40,12 +40,16 @@ class Prediction:
     status: str = "ok"  # "ok", "uncertain" or "no digit"
     reasons: list[str] = field(default_factory=list)
     energy: float = float("nan")  # log of the summed exp-logits: low when no digit has much evidence
+    why: str = ""  # the main reason for "not sure", in a few words
+    not_digit: float = float("nan")  # the digit detector's probability that this is not a digit
 
     @property
     def label(self) -> str:
-        """A short human answer: '7 (98.5 %)', 'maybe 3 (54.0 %)' or 'no digit'."""
+        """A short human answer: '7 (98.5 %)', 'maybe 3 (54.0 %)', 'not a digit' or 'no digit'."""
         if self.digit is None:
             return "no digit"
+        if self.why == rule.NOT_A_DIGIT:
+            return "not a digit"
         prefix = "maybe " if self.status == "uncertain" else ""
         return f"{prefix}{self.digit} ({100 * self.confidence:.1f} %)"
 
@@ -76,11 +80,13 @@ class Predictor:
         temperature: float | None = None,
         number_reader_path: str | os.PathLike | bool = True,
         rule_path: str | os.PathLike | None = None,
+        detector: bool = True,
     ):
         """`number_reader_path`: the number reader to read numbers with; True, the one saved beside
         the model if there is one; False, none (numbers are cut into digits for the model).
         `rule_path`: the "not sure" rule (default: the one beside the model, else the shipped
-        model's). `temperature` overrides the rule's (1: the model's own probabilities)."""
+        model's). `temperature` overrides the rule's (1: the model's own probabilities). `detector`:
+        False, no digit detector even where the rule names one (the rule's other parts alone)."""
         path = _project_path(model_path)
         if not path.exists():
             raise FileNotFoundError(
@@ -101,6 +107,21 @@ class Predictor:
         single = len(models.networks(self.model)) == 1
         self.temperature = temperature if temperature is not None else self.rule.temperature if single else 1.0
         self._read(np.zeros((1, 28, 28), np.float32))  # warm-up: the first call traces the graph
+        self._detector_graph = None
+        self.not_digit_above = float("inf")
+        self.replaced: set[str] = set()  # the parts of the rule the detector stands in for (rule.REPLACEABLE)
+        if self.rule.detector and detector:
+            detector_path = _project_path(self.rule.detector["model"])
+            if not detector_path.exists():
+                raise FileNotFoundError(
+                    f"No digit detector at {config.display_path(detector_path)}, which the rule "
+                    f"{config.display_path(self.rule_path)} reads: train one with `python -m digitlib detector`."
+                )
+            self._detector_graph = _graph(
+                runtime.keras().models.load_model(detector_path, compile=False, safe_mode=True)
+            )
+            self.not_digit_above = float(self.rule.detector["not_digit_above"])
+            self.replaced = set(self.rule.detector.get("replaces", []))
         self.number_reader_path = self._number_reader_file(number_reader_path)
         self._line_graph = None
         self.reader_unsure_below = float("nan")
@@ -112,13 +133,7 @@ class Predictor:
                     f"not the {preprocess.FIELD}x{segment.LINE_WIDTH} that preprocessing makes"
                 )
             self.reader_unsure_below = reader.load_unsure_below(self.number_reader_path)
-            tf = runtime.import_tensorflow()
-            self._line_graph = tf.function(
-                lambda batch: line_model(batch, training=False),
-                input_signature=[tf.TensorSpec([None, *line_model.input_shape[1:]], tf.float32)],
-                autograph=False,  # a plain call: nothing for AutoGraph to convert
-            )
-            self._line_graph(np.zeros((1, *line_model.input_shape[1:]), np.float32))
+            self._line_graph = _graph(line_model)
 
     def _number_reader_file(self, asked: str | os.PathLike | bool) -> Path | None:
         if asked is False:
@@ -146,21 +161,54 @@ class Predictor:
         probabilities = softmax(logits / self.temperature, axis=-1).mean(axis=0).astype(np.float32)
         return probabilities, logsumexp(logits, axis=-1).mean(axis=0)
 
+    def _not_digit(self, batch: np.ndarray) -> np.ndarray:
+        """The detector's probability that each 28x28 input is not a digit (NaN without a detector)."""
+        if self._detector_graph is None:
+            return np.full(len(batch), np.nan)
+        from scipy.special import expit
+
+        logits = self._detector_graph(np.asarray(batch, np.float32)[..., np.newaxis]).numpy()
+        return expit(logits[:, 0].astype(np.float64))
+
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
         return self._read(batch)[0]
 
     def _from_stages(
         self, stages_list: list[preprocess.Stages], shape_checks: list[bool] | None = None
     ) -> list[Prediction]:
+        """Predictions for preprocessed pictures, judged by the rule. One picture (no `shape_checks`
+        given) gets the detector and the rule without the parts the detector replaces; the digits of
+        a number get the detector beside the whole rule, its shape checks as `shape_checks` says
+        (the rule's parts were chosen on numbers, the replacing on single pictures)."""
         results: list[Prediction | None] = [None] * len(stages_list)
+        single = shape_checks is None
+        replaced = self.replaced if single else set()
         checks = [True] * len(stages_list) if shape_checks is None else shape_checks
         readable = [i for i, stages in enumerate(stages_list) if not stages.blank]
         if readable:
-            probabilities, energies = self._read(np.stack([stages_list[i].result for i in readable]))
-            for i, row, energy in zip(readable, probabilities, energies):
-                status, reasons = rule.judge(row, stages_list[i].result, self.rule.thresholds, energy, checks[i])
+            inputs = np.stack([stages_list[i].result for i in readable])
+            probabilities, energies = self._read(inputs)
+            not_digit = self._not_digit(inputs)
+            for i, row, energy, other in zip(readable, probabilities, energies, not_digit):
+                judged = rule.judge(
+                    row,
+                    stages_list[i].result,
+                    self.rule.thresholds,
+                    np.nan if "energy" in replaced else energy,  # an unknown energy breaks nothing
+                    checks[i] and "shape" not in replaced,
+                    other,
+                    self.not_digit_above,
+                )
                 results[i] = Prediction(
-                    int(row.argmax()), float(row.max()), row, stages_list[i].result, status, reasons, float(energy)
+                    int(row.argmax()),
+                    float(row.max()),
+                    row,
+                    stages_list[i].result,
+                    judged.status,
+                    judged.reasons,
+                    float(energy),
+                    judged.why,
+                    float(other),
                 )
         for i, stages in enumerate(stages_list):
             if results[i] is None:
@@ -199,7 +247,7 @@ class Predictor:
             if stop - start <= WIDE_PART * line_height:
                 slots.append((segment.piece_stages(grey, part, start, stop, inverted), False))
             elif self._line_graph is not None:
-                slots.append(self._read_line(segment.line_from_ink(part)))
+                slots.append(self._one_wide_digit(grey, part, inverted, self._read_line(segment.line_from_ink(part))))
             else:
                 slots += [(stages, True) for stages in self._cut_apart(grey, part, inverted, line_height)]
         slots = [slot for slot in slots if isinstance(slot, list) or not slot[0].blank]
@@ -220,6 +268,23 @@ class Predictor:
                 by_reader.append(False)
         return NumberReading(digits, cut, by_reader)
 
+    def _one_wide_digit(
+        self, grey: np.ndarray, part: np.ndarray, inverted: bool, read: list[Prediction]
+    ) -> list[Prediction]:
+        """The number reader's reading of a wide part, flagged "?" when it is one digit and the
+        detector judges the whole part not a digit: a digit is narrower than it is high, so one
+        read out of a wide part is most often a letter or a shape (a heart, an arrow, an m)."""
+        if self._detector_graph is None or len(read) != 1:
+            return read
+        start, stop, _ = segment.ink_extent(part)
+        whole = segment.piece_stages(grey, part, start, stop, inverted).result
+        not_digit = float(self._not_digit(whole[np.newaxis])[0])
+        read[0].not_digit = not_digit
+        if not_digit > self.not_digit_above:
+            read[0].status, read[0].why = "uncertain", rule.NOT_A_DIGIT
+            read[0].reasons = [rule.not_digit_reason(not_digit), *read[0].reasons]
+        return read
+
     def _read_line(self, line: np.ndarray) -> list[Prediction]:
         """The digits of a line (`segment.line_from_ink`) as the number reader reads them; a
         digit it is less than `reader_unsure_below` sure of is flagged "?"."""
@@ -231,8 +296,10 @@ class Predictor:
             sure = read.confidence >= self.reader_unsure_below
             reasons = [] if sure else [f"the number reader is less than {self.reader_unsure_below:.0%} sure of it"]
             window = reader.frame_window(line, read.frame)
-            status = "ok" if sure else "uncertain"
-            predictions.append(Prediction(read.digit, read.confidence, read.probabilities, window, status, reasons))
+            status, why = ("ok", "") if sure else ("uncertain", "the number reader is not sure of it")
+            predictions.append(
+                Prediction(read.digit, read.confidence, read.probabilities, window, status, reasons, why=why)
+            )
         return predictions
 
     def _cut_apart(
@@ -265,6 +332,19 @@ class Predictor:
         if not best[-1][1]:
             return [segment.piece_stages(grey, part, start, stop, inverted)]
         return [pieces[span] for span in best[-1][1]]
+
+
+def _graph(model):
+    """`model`'s inference call as a traced graph for batches of any size, traced once here: a
+    picture's answer then takes milliseconds, not `model.predict`'s setup."""
+    tf = runtime.import_tensorflow()
+    graph = tf.function(
+        lambda batch: model(batch, training=False),
+        input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)],
+        autograph=False,  # a plain call: nothing for AutoGraph to convert
+    )
+    graph(np.zeros((1, *model.input_shape[1:]), np.float32))
+    return graph
 
 
 def _project_path(path: str | os.PathLike) -> Path:

@@ -9,11 +9,14 @@
   digit has: its ink covers less than `MIN_INK_SHARE` or more than `MAX_INK_SHARE` of the field,
   it encloses more than `MAX_HOLES` holes (an 8 has two), or it falls apart into more than
   `MAX_PARTS` pieces. The prediction is still returned, flagged, so an interface can say "not sure".
+- **not a digit**, a kind of "not sure": the digit detector beside the model (`detector`, a network
+  that learned what is not a digit) gives a probability above the rule's `not_digit_above`.
 
 The values are chosen on validation data, never typed here: notebook 06 fits the temperature and
 picks the thresholds with `choose_thresholds` from the held-out outputs of
-`params/sweeps/thresholds.yaml`, and writes them with where they came from into the rule file
-beside the model (`models/cnn-rule.json`), which `load_rule` reads for the predictor.
+`params/sweeps/thresholds.yaml`, and the detector's threshold with `choose_not_digit_above` on
+validation pictures; it writes them with where they came from into the rule file beside the model
+(`models/cnn-rule.json`), which `load_rule` reads for the predictor.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,6 +47,12 @@ SHAPE_PARTS = ("ink_share", "holes", "parts")  # the parts of the rule that read
 # of a part wider than the line (cut out of touching ink, or read whole by the number reader), or on none.
 NUMBER_CHECK_CHOICES = ("every", "cut", "none")
 SHIPPED_RULE = config.MODELS_DIR / "cnn-rule.json"
+NOT_A_DIGIT = "this does not look like a digit"  # what the card says when the detector flags a picture
+MAX_DIGITS_FLAGGED_BY_DETECTOR = 0.005  # the detector may flag at most this share of each kind of validation digit
+# Parts of the rule that catch non-digits, which the detector may make redundant: the energy, and
+# the shape checks (ink share, holes, pieces). The confidence check stays: it catches misread digits.
+REPLACEABLE = ("energy", "shape")
+MIN_NON_DIGITS_CAUGHT = 0.9  # beside the detector, a rule must still catch this share of each kind of non-digit
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class Rule:
     thresholds: dict[str, float]  # THRESHOLD_NAMES -> value
     shape_checks_in_numbers: str  # one of NUMBER_CHECK_CHOICES
     chosen: dict[str, Any] = field(default_factory=dict)  # by which notebook, on which data
+    # the digit detector: its "model" file, "not_digit_above" and the parts of the rule it "replaces"
+    # (of REPLACEABLE, not applied beside it to one picture; a number's digits keep them); empty: none
+    detector: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = sorted(set(THRESHOLD_NAMES) - set(self.thresholds))
@@ -63,6 +75,10 @@ class Rule:
             raise ValueError(f"shape checks in numbers must be one of {', '.join(NUMBER_CHECK_CHOICES)}")
         if not self.temperature > 0:
             raise ValueError(f"the temperature must be positive, got {self.temperature!r}")
+        if self.detector and not {"model", "not_digit_above"} <= set(self.detector):
+            raise ValueError("a rule's detector needs its 'model' file and its 'not_digit_above' threshold")
+        if not set(self.detector.get("replaces", [])) <= set(REPLACEABLE):
+            raise ValueError(f"the detector replaces only parts of {', '.join(REPLACEABLE)}")
 
 
 def rule_file(model_path: str | Path) -> Path:
@@ -84,6 +100,7 @@ def load_rule(path: str | Path = SHIPPED_RULE) -> Rule:
         {name: found["thresholds"][name] for name in THRESHOLD_NAMES},
         found["shape_checks_in_numbers"],
         found.get("chosen", {}),
+        found.get("detector", {}),
     )
 
 
@@ -96,6 +113,7 @@ def write_rule(path: str | Path, rule: Rule) -> Path:
             "thresholds": rule.thresholds,
             "shape_checks_in_numbers": rule.shape_checks_in_numbers,
             "chosen": rule.chosen,
+            **({"detector": rule.detector} if rule.detector else {}),
         },
     )
 
@@ -140,37 +158,62 @@ def broken_parts(
     }
 
 
+def not_digit_reason(not_digit: float) -> str:
+    """The reason in full when the detector's probability `not_digit` flags a picture."""
+    return f"the digit detector gives {100 * not_digit:.0f} % that this is not a digit"
+
+
+class Judgement(NamedTuple):
+    """A prediction's status under the rule, every reason in full, and the main one in a few words."""
+
+    status: str  # "ok" or "uncertain"
+    reasons: list[str]
+    why: str  # empty when the status is "ok"
+
+
 def judge(
     probabilities: np.ndarray,
     model_input: np.ndarray,
     thresholds: dict[str, float],
     energy: float = np.nan,
     shape_checks: bool = True,
-) -> tuple[str, list[str]]:
-    """The status of a prediction under the rule's `thresholds`, and why (without the checks on the
-    input's shape when `shape_checks` is False)."""
+    not_digit: float = np.nan,
+    not_digit_above: float = np.inf,
+) -> Judgement:
+    """The status of a prediction under the rule's `thresholds` and, when the detector's probability
+    `not_digit` is known, its `not_digit_above`; why, in full and in a few words (without the checks
+    on the input's shape when `shape_checks` is False)."""
     confidence = float(np.max(probabilities))
     shape = shape_measures(model_input)
     broken = broken_parts(confidence, shape["ink_share"], shape["holes"], shape["parts"], energy, thresholds)
     if not shape_checks:
         broken.update(dict.fromkeys(SHAPE_PARTS, False))
-    reasons = []
+    reasons, short = [], []  # each reason with its few words, the strongest first
+    if not_digit > not_digit_above:
+        reasons.append(not_digit_reason(not_digit))
+        short.append(NOT_A_DIGIT)
     if broken["energy"]:
         reasons.append(
             f"little evidence for any digit (energy {energy:.1f}, below the rule's {thresholds['MIN_ENERGY']:g})"
         )
-    if broken["confidence"]:
-        reasons.append(f"top probability {100 * confidence:.0f} % is below {100 * thresholds['UNCERTAIN_BELOW']:.0f} %")
+        short.append("it looks like no digit")
     if broken["ink_share"]:
         reasons.append(
             f"ink covers {100 * shape['ink_share']:.0f} % of the field, unlike digits "
             f"({100 * thresholds['MIN_INK_SHARE']:.1f}-{100 * thresholds['MAX_INK_SHARE']:.0f} %)"
         )
+        short.append("too little ink" if shape["ink_share"] < thresholds["MIN_INK_SHARE"] else "too much ink")
     if broken["holes"]:
         reasons.append(f"{shape['holes']} enclosed holes (digits have at most {thresholds['MAX_HOLES']})")
+        short.append("a shape no digit has")
     if broken["parts"]:
         reasons.append(f"{shape['parts']} separate pieces (digits have at most {thresholds['MAX_PARTS']})")
-    return ("uncertain" if reasons else "ok"), reasons
+        short.append("a shape no digit has")
+    if broken["confidence"]:
+        reasons.append(f"top probability {100 * confidence:.0f} % is below {100 * thresholds['UNCERTAIN_BELOW']:.0f} %")
+        first, second = np.argsort(probabilities)[::-1][:2]
+        short.append(f"could be {first} or {second}")
+    return Judgement("uncertain" if reasons else "ok", reasons, short[0] if short else "")
 
 
 def rule_table(predictions: list, labels: np.ndarray) -> Any:
@@ -369,10 +412,48 @@ def number_checks_report(choice: str, tried: Any, tried_apart: Any, max_extra_si
     }
 
 
+def detector_report(
+    model: str, tradeoff: Any, chosen: float, counts: Mapping[str, int], replaces: list[str], parts: Any
+) -> dict[str, Any]:
+    """The report's entry for the digit detector: its `model` file, the `chosen` threshold and what
+    every threshold of the `tradeoff` (`not_digit_tradeoff`) does on the validation pictures
+    (source name -> count in `counts`), the parts of the rule it `replaces` and what each choice of
+    them flags (`parts`, a `replaced_parts_table`)."""
+    return {
+        "model": model,
+        "not_digit_above": chosen,
+        "replaces": replaces,
+        "min_non_digits_caught": MIN_NON_DIGITS_CAUGHT,
+        "flagged_by_parts_left_out": {
+            name: {source: round(float(share), 6) for source, share in row.items()} for name, row in parts.iterrows()
+        },
+        "max_digits_flagged": MAX_DIGITS_FLAGGED_BY_DETECTOR,
+        "validation_pictures": dict(counts),
+        "tradeoff": [{key: round(float(value), 6) for key, value in row.items()} for _, row in tradeoff.iterrows()],
+    }
+
+
 def rule_from_report(report: dict[str, Any], by: str) -> Rule:
-    """The rule a notebook's report (`threshold_report`, with `temperature`, `chosen_on` and
-    `number_checks`) chose, with where it was chosen, as the rule file keeps it."""
+    """The rule a notebook's report (`threshold_report`, with `temperature`, `chosen_on`,
+    `number_checks` and, when there is one, `detector`) chose, with where it was chosen, as the rule
+    file keeps it."""
     silent, allowed = 100 * report["number_checks"]["max_extra_silent"], 100 * report["max_correct_flagged"]
+    found = report.get("detector")
+    detector = (
+        {"model": found["model"], "not_digit_above": found["not_digit_above"], "replaces": found["replaces"]}
+        if found
+        else {}
+    )
+    detector_chosen = (
+        {
+            "detector": f"the lowest threshold flagging at most {100 * found['max_digits_flagged']:g} % of each "
+            f"kind of validation digit, on {sum(found['validation_pictures'].values()):,} validation pictures; "
+            f"it replaces the parts whose leaving out flags the fewest digits while at least "
+            f"{100 * found['min_non_digits_caught']:g} % of each kind of non-digit is caught"
+        }
+        if found
+        else {}
+    )
     return Rule(
         report["temperature"]["fitted"],
         report["chosen"],
@@ -389,5 +470,100 @@ def rule_from_report(report: dict[str, Any], by: str) -> Rule:
             "of the right answers flagged",
             "shape_checks_in_numbers": f"the most numbers read exactly, at most {silent:g} point{'s' * (silent != 1)} "
             "more read wrong without a '?' than 'every'",
+            **detector_chosen,
         },
+        detector,
     )
+
+
+# ------------------------------------------------------- the digit detector's threshold (notebook 06)
+
+NOT_DIGIT_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
+
+
+def not_digit_tradeoff(
+    digits: Mapping[str, np.ndarray], non_digits: Mapping[str, np.ndarray], grid: tuple[float, ...] = NOT_DIGIT_GRID
+) -> Any:
+    """For each threshold of `grid`, the share of each source's pictures whose P(not a digit) (the
+    detector's, source name -> probabilities) is above it: the digits flagged, the worst kind of
+    digit, the non-digits caught and their mean over the kinds."""
+    import pandas as pd
+
+    rows = []
+    for threshold in grid:
+        row: dict[str, float] = {"not_digit_above": threshold}
+        row |= {f"flagged: {name}": float(np.mean(p > threshold)) for name, p in digits.items()}
+        row |= {f"caught: {name}": float(np.mean(p > threshold)) for name, p in non_digits.items()}
+        row["worst digits flagged"] = max(row[f"flagged: {name}"] for name in digits)
+        row["non-digits caught"] = float(np.mean([row[f"caught: {name}"] for name in non_digits]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def choose_not_digit_above(tradeoff: Any, max_flagged: float = MAX_DIGITS_FLAGGED_BY_DETECTOR) -> float:
+    """The lowest threshold of a `not_digit_tradeoff` (the most non-digits caught) that flags at most
+    `max_flagged` of every kind of digit."""
+    allowed = tradeoff[tradeoff["worst digits flagged"] <= max_flagged]
+    if allowed.empty:
+        raise ValueError(f"no threshold flags at most {100 * max_flagged:.1f} % of every kind of digit")
+    return float(allowed["not_digit_above"].min())
+
+
+def flags_beside_detector(
+    predictions: list,
+    not_digit: np.ndarray,
+    thresholds: dict[str, float],
+    not_digit_above: float,
+    left_out: tuple[str, ...] | list[str] = (),
+) -> np.ndarray:
+    """Per prediction (`predict.Prediction`s of a predictor without the detector, with the detector's
+    probabilities `not_digit`): flagged by the rule with the detector, the `left_out` parts of
+    `REPLACEABLE` not applied, as a predictor with that rule flags it."""
+    return np.array(
+        [
+            p.digit is None
+            or judge(
+                p.probabilities,
+                p.model_input,
+                thresholds,
+                np.nan if "energy" in left_out else p.energy,
+                "shape" not in left_out,
+                float(score),
+                not_digit_above,
+            ).status
+            != "ok"
+            for p, score in zip(predictions, not_digit, strict=True)
+        ]
+    )
+
+
+def replaced_parts_table(
+    read: Mapping[str, list], not_digit: Mapping[str, np.ndarray], thresholds: dict[str, float], not_digit_above: float
+) -> Any:
+    """For each set of `REPLACEABLE` parts left out beside the detector, the share of each source's
+    pictures flagged (`flags_beside_detector`; source name -> its predictions and the detector's
+    probabilities): one row per set, from none left out to all, one column per source."""
+    import pandas as pd
+
+    rows = {}
+    for size in range(len(REPLACEABLE) + 1):
+        for left_out in itertools.combinations(REPLACEABLE, size):
+            rows[" and ".join(left_out) or "none"] = {
+                name: float(
+                    flags_beside_detector(predictions, not_digit[name], thresholds, not_digit_above, left_out).mean()
+                )
+                for name, predictions in read.items()
+            }
+    return pd.DataFrame(rows).T.rename_axis("left out beside the detector")
+
+
+def choose_replaced(table: Any, digits: list[str], min_caught: float = MIN_NON_DIGITS_CAUGHT) -> list[str]:
+    """The parts to leave out beside the detector: of the rows of a `replaced_parts_table`, the one
+    flagging the fewest digits (mean over the kinds of digit, the `digits` columns) among those
+    catching at least `min_caught` of every other kind of picture (ties: fewer parts left out)."""
+    others = [column for column in table.columns if column not in digits]
+    allowed = table[(table[others] >= min_caught).all(axis=1)]
+    if allowed.empty:
+        raise ValueError(f"no rule beside the detector catches {100 * min_caught:g} % of every kind of non-digit")
+    best = allowed[digits].mean(axis=1).idxmin()  # the first of equals: the table runs from fewest left out
+    return [] if best == "none" else best.split(" and ")

@@ -102,9 +102,11 @@ def rows() -> list[tuple[str, str, str]]:
     metrics = _read("metrics.json")
     bench = _read("benchmarks.json")
     runs = _by_preset()
-    rule = metrics["interface_rule"]
     calibration = metrics["calibration"]
     elsewhere = metrics["pictures_from_elsewhere"]
+    drawn = elsewhere["drawn non-digits (the measuring set)"]
+    files = elsewhere["MNIST test digits as files"]
+    strokes = elsewhere["drawn digits (the browser test's strokes)"]
     noise = evaluation.sampling_halfwidth(metrics["single_view_accuracy"], metrics["test_images"])
     found = [
         (
@@ -152,11 +154,11 @@ def rows() -> list[tuple[str, str, str]]:
             "`reports/metrics.json`",
         ),
         (
-            'the "not sure" rule (notebook 04)',
-            f"flags {_percent(rule['digits_flagged'], 1)} of {rule['digit_samples']:,} test digits delivered as "
-            f"picture files, {_percent(rule['non_digits_flagged'], 0)} of {rule['non_digit_samples']} generated "
-            f"non-digits, {_percent(elsewhere['Fashion-MNIST photos (not digits)']['flagged'], 0)} of Fashion-MNIST "
-            "photos (which informed the rule's scores)",
+            'the "not sure" rule and its digit detector (notebook 04)',
+            f"flag {_percent(files['flagged'], 1)} of {files['pictures']} test digits as files, "
+            f"{_percent(strokes['flagged'], 1)} of {strokes['pictures']} drawn digits; "
+            f"{_percent(drawn['flagged'], 0)} of {drawn['pictures']} drawn letters and symbols, "
+            f"{_percent(elsewhere['Fashion-MNIST, test part']['flagged'], 0)} of Fashion-MNIST test pictures",
             "`reports/metrics.json`",
         ),
         (
