@@ -149,19 +149,25 @@ def number_flags(
     shape_checks: str | None = None,
     thresholds: dict[str, float] | None = None,
     unsure_below: float | None = None,
+    not_digit_above: float | None = None,
 ) -> np.ndarray:
     """Which digits of a `number_pieces` table get a "?" under `thresholds`, the shape checks
     applying as `shape_checks` says (one of `rule.NUMBER_CHECK_CHOICES`); digits of the number
-    reader (`by_reader`) by its own threshold, `unsure_below`. Defaults: the shipped rules. A number
-    read as nothing (position -1) has no digit to flag."""
-    if shape_checks is None or thresholds is None:
+    reader (`by_reader`) by its own threshold, `unsure_below`; and, where the table has the digit
+    detector's probabilities (`not_digit`), those above `not_digit_above`. Defaults: the shipped
+    rules. A number read as nothing (position -1) has no digit to flag."""
+    if shape_checks is None or thresholds is None or not_digit_above is None:
         shipped = rule.load_rule()
         shape_checks = shape_checks or shipped.shape_checks_in_numbers
         thresholds = thresholds or shipped.thresholds
+        if not_digit_above is None:
+            not_digit_above = float(shipped.detector.get("not_digit_above", np.inf))
     applies = rule.shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool))
     flags = rule.flagged(pieces, thresholds, applies)
     if "by_reader" in pieces:
         flags = reader_flags(pieces, unsure_below, model_flags=flags)
+    if "not_digit" in pieces:  # NaN (no detector) flags nothing
+        flags = flags | (pieces["not_digit"] > not_digit_above).to_numpy()
     return flags & (pieces["position"] >= 0).to_numpy()
 
 

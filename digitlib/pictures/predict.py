@@ -2,7 +2,8 @@
 uncertainty, and the `python -m digitlib predict` command.
 
 A `Predictor` loads a saved digit model with its "not sure" rule (`rule.load_rule`, the file
-beside the model) and, when one is saved beside it, the number reader with its "?" threshold. A
+beside the model), the digit detector that rule names (`detector`: is it a digit at all?) and,
+when one is saved beside it, the number reader with its "?" threshold. A
 digit read in a number by the digit model gets the evidence and confidence checks, and the shape
 checks where the rule's `shape_checks_in_numbers` says; a digit read by the number reader
 (touching digits) gets a "?" when the reader is less sure of it than its threshold.

@@ -218,8 +218,9 @@ def judge(
 
 def rule_table(predictions: list, labels: np.ndarray) -> Any:
     """What the rule reads of each prediction (`predict.Prediction`), one row per picture: its true
-    `label` (-1 for a picture that is not a digit), the digit read (-1 for none), the confidence and
-    the shape measures. Enough to replay any rule of `THRESHOLD_GRID` without the model."""
+    `label` (-1 for a picture that is not a digit), the digit read (-1 for none), the confidence,
+    the shape measures, the energy and the detector's probability. Enough to replay any rule of
+    `THRESHOLD_GRID` without the model."""
     import pandas as pd
 
     rows = []
@@ -234,6 +235,7 @@ def rule_table(predictions: list, labels: np.ndarray) -> Any:
                 "holes": shape["holes"],
                 "parts": shape["parts"],
                 "energy": round(prediction.energy, 4),
+                "not_digit": round(prediction.not_digit, 6),  # NaN without a detector
             }
         )
     return pd.DataFrame(rows)
