@@ -191,6 +191,27 @@ def inference_copy(model):
     return copy
 
 
+def save_trained(model, path: Path, settings: Any, history: Any, seconds: float, **details: Any) -> dict[str, Any]:
+    """Save a trained companion network (the number reader, the digit detector) as its inference
+    copy at `path`, with a run record beside it (`path` with `.json`): its `settings` (a dataclass),
+    the `details` given, the training time, the loss per epoch and the library versions. Returns the record."""
+    import dataclasses
+
+    from digitlib import records
+
+    save_model(inference_copy(model), path)
+    record = {
+        "config": dataclasses.asdict(settings),
+        **details,
+        "train_seconds": round(seconds, 1),
+        "loss": [round(float(v), 4) for v in history.history["loss"]],
+        "model": config.display_path(path),
+        "versions": records.library_versions(),
+    }
+    records.write_json(path.with_suffix(".json"), record)
+    return record
+
+
 def networks(model) -> list:
     """The networks a model is made of: an ensemble's members (`average_models`), or the model itself."""
     keras = runtime.keras()

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from digitlib import config, data, evaluation, models, records, runtime, training
+from digitlib import config, data, evaluation, models, runtime, training
 from digitlib.pictures import outliers, preprocess, rule, synthetic
 
 FILE_NAME = "digit_detector.keras"  # saved beside the digit model
 SHIPPED_DETECTOR = config.MODELS_DIR / FILE_NAME
-RECORD_FILE = "digit_detector.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,20 +125,15 @@ def train_detector(
         callbacks=[training.epoch_log(settings.epochs)],
         verbose=0,
     )
-    seconds = time.perf_counter() - started
-    path = paths.models / FILE_NAME
-    models.save_model(models.inference_copy(model), path)
-    record = {
-        "config": dataclasses.asdict(settings),
-        "training_inputs": counts,
-        "make_seconds": round(made, 1),
-        "train_seconds": round(seconds, 1),
-        "loss": [round(float(v), 4) for v in history.history["loss"]],
-        "model": config.display_path(path),
-        "versions": records.library_versions(),
-    }
-    records.write_json(paths.models / RECORD_FILE, record)
-    return record
+    return models.save_trained(
+        model,
+        paths.models / FILE_NAME,
+        settings,
+        history,
+        time.perf_counter() - started,
+        training_inputs=counts,
+        make_seconds=round(made, 1),
+    )
 
 
 def not_digit_probability(model: Any, inputs: np.ndarray, batch_size: int = 512) -> np.ndarray:

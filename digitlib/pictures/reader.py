@@ -255,20 +255,15 @@ def train_reader(
         callbacks=[training.epoch_log(settings.epochs)],
         verbose=0,
     )
-    seconds = time.perf_counter() - started
-    path = paths.models / FILE_NAME
-    models.save_model(models.inference_copy(model), path)
-    record = {
-        "config": dataclasses.asdict(settings),
-        "training_numbers": len(lines),
-        "compose_seconds": round(composed, 1),
-        "train_seconds": round(seconds, 1),
-        "loss": [round(float(v), 4) for v in history.history["loss"]],
-        "model": config.display_path(path),
-        "versions": records.library_versions(),
-    }
-    records.write_json(paths.models / RECORD_FILE, record)
-    return record
+    return models.save_trained(
+        model,
+        paths.models / FILE_NAME,
+        settings,
+        history,
+        time.perf_counter() - started,
+        training_numbers=len(lines),
+        compose_seconds=round(composed, 1),
+    )
 
 
 def notebook_settings(
