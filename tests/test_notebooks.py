@@ -81,6 +81,7 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     reader = json.loads((out_dir / "reports" / "07_number_reader.json").read_text())  # 07: the number reader
     assert (out_dir / "models" / "number_reader.keras").exists() and reader["reader"]["training_numbers"] == 1000
     assert reader["chosen_unsure_below"] in number_tables.READER_THRESHOLD_GRID
+    assert reader["chosen_number_unsure_below"] in number_tables.NUMBER_THRESHOLD_GRID
     assert [row["numbers"] for row in reader["with_the_reader"]] == [SMOKE["VALIDATION_NUMBERS_PER_GAP"]] * 6
     figures = {path.name for path in (out_dir / "reports" / "figures").glob("*.png")}
     assert {
@@ -98,6 +99,9 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     assert on_test["thresholds"] == shipped.thresholds  # 04 ran before 06 wrote the run's own rule
     assert metrics["calibration"]["temperature"] == shipped.temperature and metrics["calibration"]["bins"]
     assert [row["numbers"] for row in metrics["numbers"]] == [SMOKE["NUMBERS_PER_GAP"]] * len(number_tables.NUMBER_GAPS)
+    by_kind = metrics["numbers_by_kind"]  # touching and apart pooled, with intervals
+    assert by_kind["touching"]["numbers"] == 3 * SMOKE["NUMBERS_PER_GAP"] == by_kind["apart"]["numbers"]
+    assert all(row["read_exactly low"] <= row["read_exactly"] <= row["read_exactly high"] for row in by_kind.values())
     sources = metrics["pictures_from_elsewhere"]  # 04's sources nothing chose on, the measuring set among them
     assert {"typed digits", "load_digits (8x8 scans)", "drawn non-digits (the measuring set)"} <= set(sources)
     assert sources["MNIST test digits as files"]["pictures"] == SMOKE["MEASURING_PICTURES"]
@@ -120,6 +124,8 @@ def test_the_smoke_run_writes_sane_results(smoke_run):
     assert predict.Predictor(out_dir / "models" / "cnn.keras").rule == written
     # 07 trained a reader in the run folder and wrote its "?" beside it
     assert reader_module.load_unsure_below(out_dir / "models" / "number_reader.keras") == reader["chosen_unsure_below"]
+    beside = reader_module.load_number_unsure_below(out_dir / "models" / "number_reader.keras")
+    assert beside == reader["chosen_number_unsure_below"]
     summary = pd.read_csv(out_dir / "reports" / "05_ablation.csv", index_col="variant")  # 05, on the small sweep
     assert sorted(summary.index) == ["default", "no-augmentation"] and (summary["seeds"] == 2).all()
     assert summary.loc["no-augmentation", "paired_seeds"] == 2 and summary["mean"].between(0.3, 1).all()

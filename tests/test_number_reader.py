@@ -217,9 +217,14 @@ def test_the_predictor_reads_the_reader_threshold_beside_the_reader(tmp_path):
     report = json.loads((config.REPORTS_DIR / "07_number_reader.json").read_text())
     assert shipped["unsure_below"] == report["chosen_unsure_below"] in number_tables.READER_THRESHOLD_GRID
     assert shipped["chosen"]["by"] == "notebooks/07_number_reader.ipynb"
+    assert shipped["number_unsure_below"] == report["chosen_number_unsure_below"] in number_tables.NUMBER_THRESHOLD_GRID
     assert reader.load_unsure_below(tmp_path / "other.keras") == shipped["unsure_below"]
-    reader.write_unsure_below(tmp_path / "other.keras", 0.5, {"by": "a test"})
+    assert reader.load_number_unsure_below(tmp_path / "other.keras") == shipped["number_unsure_below"]
+    reader.write_unsure_below(tmp_path / "other.keras", 0.5, {"by": "a test"}, number_unsure_below=0.7)
     assert reader.load_unsure_below(tmp_path / "other.keras") == 0.5
+    assert reader.load_number_unsure_below(tmp_path / "other.keras") == 0.7
+    reader.write_unsure_below(tmp_path / "other.keras", 0.5, {"by": "a test"})  # no number's "?"
+    assert reader.load_number_unsure_below(tmp_path / "other.keras") == 0.0
 
 
 def test_the_reader_alone_reads_the_numbers_the_predictor_is_given(mnist):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from digitlib import evaluation
-from digitlib.pictures import number_tables, predict, preprocess, rule, synthetic
+from digitlib.pictures import number_tables, predict, preprocess, reader, rule, synthetic
 
 SHIPPED = rule.load_rule()
 
@@ -215,8 +215,55 @@ def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error
     assert rates.loc[8, "numbers"] == 2 and rates.loc[8, "read_wrong_without_a_question_mark"] == 0.5
 
 
+def test_a_number_less_sure_than_its_threshold_gets_a_question_mark_on_its_least_sure_digit():
+    assert rule.number_question_mark([0.99, 0.8, 0.9], [False] * 3, 0.9) == 1  # 0.71 as a whole
+    assert rule.number_question_mark([0.99, 0.98], [False] * 2, 0.9) is None  # 0.97
+    assert rule.number_question_mark([0.99, 0.5], [True, False], 0.9) is None  # it has a "?" already
+    assert rule.number_question_mark([0.5], [False], 0.9) is None  # one digit: its own rule judges it
+    assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.0) is None  # no number's "?"
+    assert rule.number_unsure_reason(0.713, 0.9) == "the number as a whole is 71% sure, below 90%"
+    # "12" right (0.94 as a whole), "35" for 34 (0.77), "56" right (0.79), "78" with a digit's "?",
+    # "9" for 90 (one digit: no number's "?")
+    pieces = pd.DataFrame(
+        {
+            "gap": 0,
+            "number": [0, 0, 1, 1, 2, 2, 3, 3, 4],
+            "truth": ["12", "12", "34", "34", "56", "56", "78", "78", "90"],
+            "digits": 2,
+            "pieces": [2, 2, 2, 2, 2, 2, 2, 2, 1],
+            "position": [0, 1, 0, 1, 0, 1, 0, 1, 0],
+            "label": [1, 2, 3, 4, 5, 6, 7, 8, -1],
+            "digit": [1, 2, 3, 5, 5, 6, 7, 8, 9],
+            "confidence": [0.99, 0.95, 0.9, 0.85, 0.9, 0.88, 0.5, 0.99, 0.7],
+        }
+    )
+    digit_flags = np.array([False] * 6 + [True] + [False] * 2)
+    marks = number_tables.number_question_marks(pieces.iloc[::-1].reset_index(drop=True), digit_flags[::-1], 0.78)
+    assert np.flatnonzero(marks[::-1]).tolist() == [3]  # the 5 of "35", whatever the rows' order
+    chosen, trade = number_tables.choose_number_threshold(
+        pieces, digit_flags, grid=(0.0, 0.5, 0.78, 0.8, 0.95), max_correct_flagged=0.0
+    )
+    assert chosen == 0.78  # 0.8 would flag the right "56"
+    assert trade.loc[0.8, "right_numbers_flagged"] == 0.5 and trade.loc[0.95, "right_numbers_flagged"] == 1
+    assert trade.loc[0.78, "silent_wrong_flagged"] == 0.5  # "35", not "9"
+    assert trade.loc[0.0, "read_wrong_without_a_question_mark"] == pytest.approx(2 / 5)
+    assert trade.loc[0.78, "read_wrong_without_a_question_mark"] == pytest.approx(1 / 5)
+    assert trade.loc[0.78, "read_exactly"] == trade.loc[0.0, "read_exactly"] == pytest.approx(2 / 5)
+    # a table read with a number reader is replayed with the shipped number's "?"; one without, with none
+    shipped = reader.load_number_unsure_below()
+    assert shipped in number_tables.NUMBER_THRESHOLD_GRID
+    with_reader = pieces.assign(
+        by_reader=True, with_reader=True, cut=True, energy=12.0, ink_share=0.15, holes=0, parts=1
+    )
+    replayed = number_tables.number_flags(with_reader, "none", SHIPPED.thresholds, unsure_below=0.0)
+    expected = number_tables.number_question_marks(with_reader, np.zeros(len(pieces), bool), shipped)
+    np.testing.assert_array_equal(replayed, expected)
+    without = with_reader.assign(with_reader=False)
+    assert not number_tables.number_flags(without, "none", SHIPPED.thresholds, unsure_below=0.0).any()
+
+
 @pytest.mark.slow
-def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist):
+def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist, monkeypatch):
     _, (x_test, y_test) = mnist
     pieces, probabilities = number_tables.number_pieces(predictor, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
     assert len(probabilities) == len(pieces) and set(pieces["gap"]) == {8, 0}
@@ -229,6 +276,21 @@ def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist):
     assert pieces.loc[pieces["gap"] == 0, "cut"].mean() > pieces.loc[pieces["gap"] == 8, "cut"].mean() + 0.3
     assert number_tables.number_flags(pieces, "every").sum() >= number_tables.number_flags(pieces).sum()
     np.testing.assert_allclose(probabilities[read].max(axis=1), pieces.loc[read, "confidence"], atol=2e-6)
+    # a number's "?" below 101 %: every number of several digits gets a "?", and the table replays it
+    monkeypatch.setattr(predictor, "number_unsure_below", 1.01)
+    strict, _ = number_tables.number_pieces(predictor, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
+    read = strict["position"] >= 0
+    np.testing.assert_array_equal(
+        number_tables.number_flags(strict, number_unsure_below=1.01)[read], strict["flagged"][read]
+    )
+    several = strict[strict["pieces"] >= 2].groupby(["gap", "number"])["flagged"].any()
+    assert several.all() and strict["flagged"].sum() > pieces["flagged"].sum()
+    picture = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[1]] for d in (3, 4, 1)], 8)
+    digits = predictor.read_number(picture).digits
+    carrying = [p for p in digits if p.why == rule.NUMBER_UNSURE]
+    if carrying:  # none where a digit has a "?" of its own
+        assert carrying == [min(digits, key=lambda p: p.confidence)] and "as a whole" in carrying[0].reasons[0]
+    assert any(p.status == "uncertain" for p in digits)
 
 
 def _held_out(seed: int = 0) -> pd.DataFrame:

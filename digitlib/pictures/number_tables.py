@@ -5,7 +5,8 @@ what a predictor reads of them, the "?" on their digits, and the choices made on
 `number_pieces` reads the numbers through a `predict.Predictor` (any object with its
 `read_number`) into a table, one row per digit read; `number_outcomes` counts the numbers read
 exactly, with the right count of digits, and wrong without a "?". The tables can be replayed under
-another rule without the model: `number_flags`, `choose_number_checks`, `choose_reader_threshold`.
+another rule without the model: `number_flags`, `choose_number_checks`, `choose_reader_threshold`,
+`choose_number_threshold`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from digitlib.pictures.synthetic import compose_number
 
 MAX_EXTRA_SILENT = 0.01  # where shape checks apply: at most this many more numbers wrong without a "?" than "every"
 READER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+NUMBER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
 NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overlapping, touching, apart
 
@@ -52,8 +54,9 @@ def number_pieces(
     digit at its place when the count of digits is right, else -1), with the gap, the number, its
     true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
     the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
-    the number reader read it (`by_reader`) and whether the predictor flagged it "?" (at its
-    temperature, under the rule of the time); a number read as nothing has one row at place -1.
+    the number reader read it (`by_reader`), whether the predictor had a number reader
+    (`with_reader`) and whether the predictor flagged it "?" (at its temperature, under the rule of
+    the time); a number read as nothing has one row at place -1.
     And each row's probabilities (zeros at place -1), so a table can be read again at another
     temperature: its confidences, not its cuts, which the predictor chose at its own temperature."""
     import pandas as pd
@@ -91,8 +94,8 @@ def number_pieces(
                 )
                 probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
             tables.append(table.assign(gap=gap, number=k, truth=truth, digits=len(truth), pieces=read))
-    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "by_reader", "flagged"]
-    pieces = pd.concat(tables, ignore_index=True)
+    columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "by_reader", "with_reader", "flagged"]
+    pieces = pd.concat(tables, ignore_index=True).assign(with_reader=predictor.number_reader_path is not None)
     return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
 
 
@@ -130,6 +133,26 @@ def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool =
     return grouped[columns].mean().assign(numbers=grouped.size()).reset_index()[["gap", "numbers", *columns]]
 
 
+def outcomes_by_kind(pieces: Any, flags: np.ndarray | None = None) -> Any:
+    """The numbers of a `number_pieces` table pooled into touching (gap 0 or overlapping) and apart:
+    how many, and the shares read exactly and read wrong without a "?" (`number_results`), each
+    with its 95 % interval (`evaluation.binomial_interval`)."""
+    import pandas as pd
+
+    frame = number_results(pieces, flags)
+    kind = np.where(frame.index.get_level_values("gap") > 0, "apart", "touching")
+    rows = {}
+    for name in ("touching", "apart"):
+        part = frame[kind == name]
+        row: dict[str, float] = {"numbers": len(part)}
+        for column in ("read_exactly", "read_wrong_without_a_question_mark"):
+            hits = int(part[column].sum())
+            low, high = evaluation.binomial_interval(hits, len(part)) if len(part) else (math.nan, math.nan)
+            row |= {column: hits / len(part) if len(part) else math.nan, f"{column} low": low, f"{column} high": high}
+        rows[name] = row
+    return pd.DataFrame(rows).T.astype({"numbers": int})
+
+
 def number_reading(
     predictor: Any,
     images: np.ndarray,
@@ -150,12 +173,15 @@ def number_flags(
     thresholds: dict[str, float] | None = None,
     unsure_below: float | None = None,
     not_digit_above: float | None = None,
+    number_unsure_below: float | None = None,
 ) -> np.ndarray:
     """Which digits of a `number_pieces` table get a "?" under `thresholds`, the shape checks
     applying as `shape_checks` says (one of `rule.NUMBER_CHECK_CHOICES`); digits of the number
-    reader (`by_reader`) by its own threshold, `unsure_below`; and, where the table has the digit
-    detector's probabilities (`not_digit`), those above `not_digit_above`. Defaults: the shipped
-    rules. A number read as nothing (position -1) has no digit to flag."""
+    reader (`by_reader`) by its own threshold, `unsure_below`; where the table has the digit
+    detector's probabilities (`not_digit`), those above `not_digit_above`; and on top, the
+    number's "?" below `number_unsure_below` (`number_question_marks`). Defaults: the shipped
+    rules (the number's "?" only on numbers read with a number reader, which is where it was
+    chosen). A number read as nothing (position -1) has no digit to flag."""
     if shape_checks is None or thresholds is None or not_digit_above is None:
         shipped = rule.load_rule()
         shape_checks = shape_checks or shipped.shape_checks_in_numbers
@@ -168,7 +194,60 @@ def number_flags(
         flags = reader_flags(pieces, unsure_below, model_flags=flags)
     if "not_digit" in pieces:  # NaN (no detector) flags nothing
         flags = flags | (pieces["not_digit"] > not_digit_above).to_numpy()
-    return flags & (pieces["position"] >= 0).to_numpy()
+    flags = flags & (pieces["position"] >= 0).to_numpy()
+    if number_unsure_below is None:
+        with_reader = "with_reader" in pieces and bool(pieces["with_reader"].any())
+        number_unsure_below = reader.load_number_unsure_below() if with_reader else 0.0
+    return flags | number_question_marks(pieces, flags, number_unsure_below)
+
+
+def number_question_marks(pieces: Any, flags: np.ndarray, unsure_below: float) -> np.ndarray:
+    """The number's "?" (`rule.number_question_mark`) on the digits of a `number_pieces` table,
+    each number judged as the predictor judges it, with `flags` the "?" on its digits already."""
+    marks = np.zeros(len(pieces), bool)
+    if unsure_below <= 0:
+        return marks
+    keys = [key for key in ("run", "gap", "number") if key in pieces]
+    frame = pieces[keys + ["position", "confidence"]].assign(flag=np.asarray(flags, bool), row=np.arange(len(pieces)))
+    frame = frame[frame["position"] >= 0].sort_values(keys + ["position"])
+    for _, number in frame.groupby(keys, sort=False):
+        at = rule.number_question_mark(number["confidence"].tolist(), number["flag"].tolist(), unsure_below)
+        if at is not None:
+            marks[number["row"].iloc[at]] = True
+    return marks
+
+
+def choose_number_threshold(
+    pieces: Any,
+    digit_flags: np.ndarray,
+    grid: tuple[float, ...] = NUMBER_THRESHOLD_GRID,
+    max_correct_flagged: float = rule.MAX_CORRECT_FLAGGED,
+) -> tuple[float, Any]:
+    """The threshold of the number's "?" from a `number_pieces` table of validation numbers with
+    the "?" on their digits, `digit_flags`: the highest of `grid` that flags at most
+    `max_correct_flagged` of the numbers read exactly without it. Returns it and, per threshold,
+    the shares of those right numbers flagged, of the wrong numbers without a "?" that it flags,
+    and of the numbers read exactly and read wrong without a "?", pooled over gaps."""
+    import pandas as pd
+
+    before = number_results(pieces, digit_flags)
+    right, silent = before["read_exactly"], before["read_wrong_without_a_question_mark"]
+    rows = []
+    for threshold in grid:
+        flags = np.asarray(digit_flags, bool) | number_question_marks(pieces, digit_flags, threshold)
+        after = number_results(pieces, flags)
+        rows.append(
+            {
+                "number_unsure_below": threshold,
+                "right_numbers_flagged": float(after["any_flag"][right].mean()) if right.any() else 0.0,
+                "silent_wrong_flagged": float(after["any_flag"][silent].mean()) if silent.any() else 0.0,
+                "read_exactly": float(after["read_exactly"].mean()),
+                "read_wrong_without_a_question_mark": float(after["read_wrong_without_a_question_mark"].mean()),
+            }
+        )
+    trade = pd.DataFrame(rows).set_index("number_unsure_below")
+    allowed = trade.index[trade["right_numbers_flagged"] <= max_correct_flagged + 1e-12]
+    return float(max(allowed, default=min(grid))), trade
 
 
 def choose_number_checks(
@@ -315,6 +394,27 @@ def reader_or_cuts_figure(exact: Any) -> Any:
     ax.set(xlabel="pixels between digits (negative: overlapping)", ylabel="numbers read exactly (%)", ylim=(0, 104))
     ax.set_title("validation numbers: the reader for wide parts, or cuts")
     ax.legend(loc="lower right", fontsize=10)
+    return fig
+
+
+def number_threshold_figure(trade: Any, chosen: float) -> Any:
+    """The trade of the number's "?" (`choose_number_threshold`'s table): the right numbers it
+    flags against the wrong ones without a "?" it catches, one point per threshold, `chosen` marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    x, y = 100 * trade["right_numbers_flagged"], 100 * trade["silent_wrong_flagged"]
+    ax.plot(x, y, marker="o")
+    at_point: dict[tuple[float, float], list[str]] = {}  # thresholds that flag the same numbers share a label
+    for threshold in trade.index:
+        at_point.setdefault((x[threshold], y[threshold]), []).append(f"{threshold:g}")
+    for point, names in at_point.items():
+        ax.annotate(", ".join(names), point, textcoords="offset points", xytext=(5, -11), fontsize=9)
+    ax.plot([x[chosen]], [y[chosen]], "o", markersize=12, fillstyle="none", color="C3", label=f"chosen: {chosen:g}")
+    ax.axvline(100 * rule.MAX_CORRECT_FLAGGED, color="grey", linestyle=":", label="the limit on right numbers")
+    ax.set(xlabel="numbers read right that it flags (%)", ylabel='wrong with no other "?" that it flags (%)')
+    ax.set_title('validation numbers: a "?" on the whole number')
+    ax.legend(loc="lower right", fontsize=9)
     return fig
 
 

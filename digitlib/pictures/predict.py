@@ -126,6 +126,7 @@ class Predictor:
         self.number_reader_path = self._number_reader_file(number_reader_path)
         self._line_graph = None
         self.reader_unsure_below = float("nan")
+        self.number_unsure_below = 0.0  # a "?" on a whole number below this probability (0: none)
         if self.number_reader_path is not None:
             line_model = runtime.keras().models.load_model(self.number_reader_path, compile=False, safe_mode=True)
             if tuple(line_model.input_shape[1:3]) != (preprocess.FIELD, segment.LINE_WIDTH):
@@ -134,6 +135,7 @@ class Predictor:
                     f"not the {preprocess.FIELD}x{segment.LINE_WIDTH} that preprocessing makes"
                 )
             self.reader_unsure_below = reader.load_unsure_below(self.number_reader_path)
+            self.number_unsure_below = reader.load_number_unsure_below(self.number_reader_path)
             self._line_graph = _graph(line_model)
 
     def _number_reader_file(self, asked: str | os.PathLike | bool) -> Path | None:
@@ -239,7 +241,8 @@ class Predictor:
         reads such a part whole (`_read_line`); without one, it is cut where the model reads the
         pieces best (`_cut_apart`). Narrower parts are read by the digit model, one digit each.
         The model's digits are flagged as the rule's `shape_checks_in_numbers` says, the reader's
-        below `reader_unsure_below`."""
+        below `reader_unsure_below`; a number of several digits less sure than
+        `number_unsure_below` as a whole gets a "?" on its least sure digit."""
         grey, inverted, parts = segment.number_parts(image)
         line_height = max((segment.ink_extent(part)[2] for part in parts), default=0)
         slots: list[tuple[preprocess.Stages, bool] | list[Prediction]] = []
@@ -267,7 +270,17 @@ class Predictor:
                 digits.append(next(read_by_model))
                 cut.append(slot[1])
                 by_reader.append(False)
+        self._question_the_number(digits)
         return NumberReading(digits, cut, by_reader)
+
+    def _question_the_number(self, digits: list[Prediction]) -> None:
+        """The number's "?" (`rule.number_question_mark`), on its least sure digit."""
+        confidences = [p.confidence for p in digits]
+        weakest = rule.number_question_mark(confidences, [p.status != "ok" for p in digits], self.number_unsure_below)
+        if weakest is not None:
+            flagged = digits[weakest]
+            flagged.status, flagged.why = "uncertain", rule.NUMBER_UNSURE
+            flagged.reasons = [rule.number_unsure_reason(float(np.prod(confidences)), self.number_unsure_below)]
 
     def _one_wide_digit(
         self, grey: np.ndarray, part: np.ndarray, inverted: bool, read: list[Prediction]

@@ -304,9 +304,22 @@ def load_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
     return float(json.loads(path.read_text())["unsure_below"])
 
 
-def write_unsure_below(reader_path: str | os.PathLike, unsure_below: float, chosen: dict[str, Any]) -> Path:
-    """Write the reader's "?" threshold beside it, with how it was `chosen`."""
-    return records.write_json(unsure_below_file(reader_path), {"unsure_below": unsure_below, "chosen": chosen})
+def load_number_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
+    """The threshold on a whole number's probability chosen beside the reader at `reader_path`
+    (notebook 07): a number of several digits less sure than it gets a "?". 0 (no such "?") where
+    the file has none."""
+    path = unsure_below_file(reader_path)
+    path = path if path.exists() else unsure_below_file(SHIPPED_READER)
+    return float(json.loads(path.read_text()).get("number_unsure_below", 0.0)) if path.exists() else 0.0
+
+
+def write_unsure_below(
+    reader_path: str | os.PathLike, unsure_below: float, chosen: dict[str, Any], number_unsure_below: float = 0.0
+) -> Path:
+    """Write the reader's "?" thresholds beside it, on a digit and on a whole number, with how they
+    were `chosen`."""
+    rule = {"unsure_below": unsure_below, "number_unsure_below": number_unsure_below, "chosen": chosen}
+    return records.write_json(unsure_below_file(reader_path), rule)
 
 
 def _train_command(args: Any) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -214,6 +214,23 @@ def judge(
         first, second = np.argsort(probabilities)[::-1][:2]
         short.append(f"could be {first} or {second}")
     return Judgement("uncertain" if reasons else "ok", reasons, short[0] if short else "")
+
+
+NUMBER_UNSURE = "not sure of the whole number"  # the card's few words for the number's "?"
+
+
+def number_question_mark(confidences: Sequence[float], flagged: Sequence[bool], unsure_below: float) -> int | None:
+    """Where a number of several digits gets its number's "?": on its least sure digit, when none
+    of its digits is flagged already and the number's probability (the product of its digits'
+    confidences) is below `unsure_below`; None where it gets none."""
+    if len(confidences) < 2 or any(flagged) or not float(np.prod(confidences)) < unsure_below:
+        return None
+    return int(np.argmin(confidences))
+
+
+def number_unsure_reason(probability: float, unsure_below: float) -> str:
+    """The reason in full on the digit that carries a number's "?"."""
+    return f"the number as a whole is {probability:.0%} sure, below {unsure_below:.0%}"
 
 
 def rule_table(predictions: list, labels: np.ndarray) -> Any:
