@@ -164,7 +164,7 @@ def rows() -> list[tuple[str, str, str]]:
         (
             f"numbers of 2-5 test digits read exactly ({metrics['numbers'][0]['numbers']} per gap, notebook 04)",
             "".join(
-                f"{kind} {_percent(row['read_exactly'], 1)} (wrong with no \"?\" "
+                f'{kind} {_percent(row["read_exactly"], 1)} (wrong with no "?" '
                 f"{_percent(row['read_wrong_without_a_question_mark'], 1)}); "
                 for kind, row in metrics.get("numbers_by_kind", {}).items()
             )
