@@ -164,9 +164,12 @@ def rows() -> list[tuple[str, str, str]]:
         (
             f"numbers of 2-5 test digits read exactly ({metrics['numbers'][0]['numbers']} per gap, notebook 04)",
             "".join(
-                f'{kind} {_percent(row["read_exactly"], 1)} (wrong with no "?" '
-                f"{_percent(row['read_wrong_without_a_question_mark'], 1)}); "
-                for kind, row in metrics.get("numbers_by_kind", {}).items()
+                f"touching {_percent(kinds['touching']['read_exactly'], 1)} and apart "
+                f'{_percent(kinds["apart"]["read_exactly"], 1)}, wrong with no "?" '
+                f"{_percent(kinds['touching']['read_wrong_without_a_question_mark'], 1)} and "
+                f"{_percent(kinds['apart']['read_wrong_without_a_question_mark'], 1)}; "
+                for kinds in [metrics["numbers_by_kind"]]
+                if "numbers_by_kind" in metrics
             )
             + "by gap: "
             + "; ".join(f"{_gap_name(row['gap'])} {_percent(row['read_exactly'], 0)}" for row in metrics["numbers"]),
