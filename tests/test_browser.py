@@ -456,6 +456,60 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(app_page, browser, pa
         records.write_json(config.REPORTS_DIR / "06_written_numbers.json", written)
 
 
+# Numbers with a letter or symbol of the measuring set among their digits, written with "several digits"
+WITH_A_LETTER = (
+    ("2", "A", "6"),
+    ("1", "M", "4"),
+    ("7", "w"),
+    ("#", "5"),
+    ("3", "H", "0"),
+    ("9", "heart"),
+    ("4", "m", "1"),
+    ("R", "8"),
+    ("5", "T", "2"),
+    ("6", "W"),
+)
+
+
+def test_write_numbers_with_a_letter_among_the_digits(app_page, browser, tmp_path):
+    requests_outside: list[str] = []
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = _open(context, app_page, requests_outside)
+    page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
+    readings = {}
+    for names, gap in [(n, 12) for n in WITH_A_LETTER] + [(n, 0) for n in WITH_A_LETTER]:
+        page.get_by_role("button", name="Clear").click()
+        _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
+        left, top, scale = _canvas_box(page)
+        for stroke in synthetic.number_strokes(names, gap, shapes=outliers.DRAWN):
+            points = _path(stroke, steps=4)
+            page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
+            page.mouse.down()
+            for x, y in points[1:]:
+                page.mouse.move(left + x * scale, top + y * scale)
+            page.mouse.up()
+        readings[f"{' '.join(names)} ({'apart' if gap else 'touching'})"] = _answer_after_drawing(page)
+        if names == ("1", "M", "4") and gap == 0:
+            _input_image_loaded(page)
+            _screenshot(page, "06_live_letter_in_number")
+    context.close()
+    print("numbers with a letter, written with the mouse:", readings)
+    questioned = {name: "?" in shown for name, shown in readings.items()}
+    assert sum(questioned.values()) >= 0.9 * len(readings), readings
+    assert requests_outside == [], f"the page fetched from outside this machine: {requests_outside[:5]}"
+    if SAVE_SCREENSHOTS:  # with the pictures, what the browser read (the closing notes quote it)
+        apart = [questioned[name] for name in questioned if "apart" in name]
+        touching = [questioned[name] for name in questioned if "touching" in name]
+        records.write_json(
+            config.REPORTS_DIR / "06_letters_in_numbers.json",
+            {
+                "apart_with_a_question_mark": f"{sum(apart)} of {len(apart)}",
+                "touching_with_a_question_mark": f"{sum(touching)} of {len(touching)}",
+                "readings": readings,
+            },
+        )
+
+
 # Letters and symbols of the measuring set drawn on the page, and one of each digit
 DRAWN_ON_THE_PAGE = (
     "A",

@@ -216,13 +216,17 @@ def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error
 
 
 def test_a_number_less_sure_than_its_threshold_gets_a_question_mark_on_its_least_sure_digit():
-    assert rule.number_question_mark([0.99, 0.8, 0.9], [False] * 3, 0.9) == 1  # 0.71 as a whole
+    assert rule.number_question_mark([0.99, 0.8, 0.9], [False] * 3, 0.9) == 1  # 0.71 together
     assert rule.number_question_mark([0.99, 0.98], [False] * 2, 0.9) is None  # 0.97
     assert rule.number_question_mark([0.99, 0.5], [True, False], 0.9) is None  # it has a "?" already
     assert rule.number_question_mark([0.5], [False], 0.9) is None  # one digit: its own rule judges it
     assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.0) is None  # no number's "?"
-    assert rule.number_unsure_reason(0.713, 0.9) == "the number as a whole is 71% sure, below 90%"
-    # "12" right (0.94 as a whole), "35" for 34 (0.77), "56" right (0.79), "78" with a digit's "?",
+    # counting the reader's digits only: the model's unsure 0.6 does not count, the reader's 0.8 and 0.9 do
+    assert rule.number_question_mark([0.6, 0.8, 0.9], [False] * 3, 0.75, [False, True, True]) == 1
+    assert rule.number_question_mark([0.6, 0.8, 0.99], [False] * 3, 0.75, [False, True, True]) is None
+    assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.9, [False, True]) is None  # one digit counted
+    assert rule.number_unsure_reason(0.713, 0.9) == "the number reader's digits together are 71% sure, below 90%"
+    # "12" right (0.94 together), "35" for 34 (0.77), "56" right (0.79), "78" with a digit's "?",
     # "9" for 90 (one digit: no number's "?")
     pieces = pd.DataFrame(
         {
@@ -235,6 +239,7 @@ def test_a_number_less_sure_than_its_threshold_gets_a_question_mark_on_its_least
             "label": [1, 2, 3, 4, 5, 6, 7, 8, -1],
             "digit": [1, 2, 3, 5, 5, 6, 7, 8, 9],
             "confidence": [0.99, 0.95, 0.9, 0.85, 0.9, 0.88, 0.5, 0.99, 0.7],
+            "by_reader": True,
         }
     )
     digit_flags = np.array([False] * 6 + [True] + [False] * 2)
@@ -260,6 +265,8 @@ def test_a_number_less_sure_than_its_threshold_gets_a_question_mark_on_its_least
     np.testing.assert_array_equal(replayed, expected)
     without = with_reader.assign(with_reader=False)
     assert not number_tables.number_flags(without, "none", SHIPPED.thresholds, unsure_below=0.0).any()
+    by_model = pieces.assign(by_reader=False)  # digits the digit model read: no number's "?"
+    assert not number_tables.number_question_marks(by_model, np.zeros(len(pieces), bool), 0.99).any()
 
 
 @pytest.mark.slow
@@ -276,21 +283,26 @@ def test_number_pieces_replay_the_predictors_question_marks(predictor, mnist, mo
     assert pieces.loc[pieces["gap"] == 0, "cut"].mean() > pieces.loc[pieces["gap"] == 8, "cut"].mean() + 0.3
     assert number_tables.number_flags(pieces, "every").sum() >= number_tables.number_flags(pieces).sum()
     np.testing.assert_allclose(probabilities[read].max(axis=1), pieces.loc[read, "confidence"], atol=2e-6)
-    # a number's "?" below 101 %: every number of several digits gets a "?", and the table replays it
-    monkeypatch.setattr(predictor, "number_unsure_below", 1.01)
-    strict, _ = number_tables.number_pieces(predictor, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
+    # the reader's digits' "?" below 101 %: every number with two digits read whole gets a "?", and
+    # the table replays it
+    whole = predict.Predictor(predictor.model_path, number_reader_path=reader.SHIPPED_READER)
+    monkeypatch.setattr(whole, "number_unsure_below", 1.01)
+    strict, _ = number_tables.number_pieces(whole, x_test, y_test, numbers=30, gaps=(8, 0), seed=2)
     read = strict["position"] >= 0
     np.testing.assert_array_equal(
         number_tables.number_flags(strict, number_unsure_below=1.01)[read], strict["flagged"][read]
     )
-    several = strict[strict["pieces"] >= 2].groupby(["gap", "number"])["flagged"].any()
-    assert several.all() and strict["flagged"].sum() > pieces["flagged"].sum()
-    picture = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[1]] for d in (3, 4, 1)], 8)
-    digits = predictor.read_number(picture).digits
-    carrying = [p for p in digits if p.why == rule.NUMBER_UNSURE]
+    by_reader = strict[read].groupby(["gap", "number"])["by_reader"].sum()
+    flagged = strict[read].groupby(["gap", "number"])["flagged"].any()
+    assert (by_reader >= 2).sum() >= 3 and flagged[by_reader >= 2].all()
+    picture = synthetic.compose_number([x_test[np.flatnonzero(y_test == d)[1]] for d in (3, 4, 1)], -4)
+    reading = whole.read_number(picture)
+    carrying = [p for p in reading.digits if p.why == rule.NUMBER_UNSURE]
     if carrying:  # none where a digit has a "?" of its own
-        assert carrying == [min(digits, key=lambda p: p.confidence)] and "as a whole" in carrying[0].reasons[0]
-    assert any(p.status == "uncertain" for p in digits)
+        read_whole = [p for p, counted in zip(reading.digits, reading.by_reader) if counted]
+        assert carrying == [min(read_whole, key=lambda p: p.confidence)] and "together" in carrying[0].reasons[0]
+    if sum(reading.by_reader) >= 2:
+        assert any(p.status == "uncertain" for p in reading.digits)
 
 
 def _held_out(seed: int = 0) -> pd.DataFrame:

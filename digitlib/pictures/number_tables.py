@@ -40,6 +40,32 @@ def draw_numbers(
     return drawn, [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
 
 
+def numbers_at_gaps(
+    images: np.ndarray, labels: np.ndarray, numbers: int, gaps: Sequence[int], seed: int = 0
+) -> dict[int, tuple[list[np.ndarray], list[list[np.ndarray]]]]:
+    """`draw_numbers` for each gap of `gaps`: `numbers` numbers each, other numbers at each gap, so
+    that numbers pooled over gaps are as many different numbers (the same for a seed)."""
+    drawn, chosen = draw_numbers(images, labels, numbers * len(gaps), seed)
+    return {
+        gap: (drawn[i * numbers : (i + 1) * numbers], chosen[i * numbers : (i + 1) * numbers])
+        for i, gap in enumerate(gaps)
+    }
+
+
+def with_non_digits(
+    drawn: list[np.ndarray], chosen: list[list[np.ndarray]], non_digits: Sequence[np.ndarray], seed: int = 0
+) -> tuple[list[list[int]], list[list[np.ndarray]]]:
+    """Numbers with one digit each swapped for a picture that is not a digit (28x28, MNIST-like), the
+    k-th number for `non_digits[k % len(non_digits)]` at a random place; its label there is -1."""
+    rng = np.random.default_rng(seed)
+    labels, pictures = [], []
+    for k, (number, digits) in enumerate(zip(drawn, chosen)):
+        place = int(rng.integers(len(number)))
+        labels.append([-1 if i == place else int(d) for i, d in enumerate(number)])
+        pictures.append([non_digits[k % len(non_digits)] if i == place else d for i, d in enumerate(digits)])
+    return labels, pictures
+
+
 def number_pieces(
     predictor: Any,
     images: np.ndarray,
@@ -47,13 +73,17 @@ def number_pieces(
     numbers: int = 200,
     gaps: Sequence[int] = NUMBER_GAPS,
     seed: int = 0,
+    non_digits: Sequence[np.ndarray] | None = None,
 ) -> tuple[Any, np.ndarray]:
     """Every digit a `predict.Predictor` reads in numbers of 2 to 5 digits composed from `images`
-    (MNIST-like, with their `labels`): the same `numbers` numbers, from the same images, composed
-    at each gap of `gaps`. One row per digit read (`rule.rule_table`'s columns, `label` the true
-    digit at its place when the count of digits is right, else -1), with the gap, the number, its
-    true text (read it back as text: "07" is not 7) and count of digits, the count of digits read,
-    the place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
+    (MNIST-like, with their `labels`): `numbers` numbers at each gap of `gaps`, other numbers at
+    each (`numbers_at_gaps`). With `non_digits` (28x28 pictures of letters and shapes), one digit
+    of each number is swapped for one of them (`with_non_digits`): a number that then comes back
+    with no "?" is a clean wrong number. One row per digit read (`rule.rule_table`'s columns,
+    `label` the true digit at its place when the count of digits is right, else -1, and -1 where
+    the picture there is not a digit), with the gap, the number, its true text (read it back as
+    text: "07" is not 7; "?" for a non-digit) and count of digits, the count of digits read, the
+    place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
     the number reader read it (`by_reader`), whether the predictor had a number reader
     (`with_reader`) and whether the predictor flagged it "?" (at its temperature, under the rule of
     the time); a number read as nothing has one row at place -1.
@@ -63,15 +93,17 @@ def number_pieces(
 
     if numbers < 1:
         raise ValueError(f"numbers must be at least 1, got {numbers}")
-    drawn, chosen = draw_numbers(images, labels, numbers, seed)
     tables, probabilities = [], []
-    for gap in gaps:
-        for k, (number, digits) in enumerate(zip(drawn, chosen)):
+    for gap, (drawn, chosen) in numbers_at_gaps(images, labels, numbers, gaps, seed).items():
+        truths: list[list[int]] = [[int(d) for d in number] for number in drawn]
+        if non_digits is not None:
+            truths, chosen = with_non_digits(drawn, chosen, non_digits, seed + 1)
+        for k, (number, digits) in enumerate(zip(truths, chosen)):
             reading = predictor.read_number(compose_number(digits, gap))
-            truth = "".join(str(d) for d in number)
+            truth = "".join("?" if d < 0 else str(d) for d in number)
             read = len(reading.digits)
             if read:
-                places = [int(d) for d in number] if read == len(number) else [-1] * read
+                places = number if read == len(number) else [-1] * read
                 table = rule.rule_table(reading.digits, np.array(places))
                 flagged = [p.status != "ok" for p in reading.digits]  # as the interface flags them
                 table = table.assign(
@@ -174,44 +206,56 @@ def number_flags(
     unsure_below: float | None = None,
     not_digit_above: float | None = None,
     number_unsure_below: float | None = None,
+    replaced: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Which digits of a `number_pieces` table get a "?" under `thresholds`, the shape checks
-    applying as `shape_checks` says (one of `rule.NUMBER_CHECK_CHOICES`); digits of the number
-    reader (`by_reader`) by its own threshold, `unsure_below`; where the table has the digit
-    detector's probabilities (`not_digit`), those above `not_digit_above`; and on top, the
-    number's "?" below `number_unsure_below` (`number_question_marks`). Defaults: the shipped
-    rules (the number's "?" only on numbers read with a number reader, which is where it was
-    chosen). A number read as nothing (position -1) has no digit to flag."""
+    applying as `shape_checks` says (one of `rule.NUMBER_CHECK_CHOICES`) and the `replaced` parts
+    of `rule.REPLACEABLE` left out; digits of the number reader (`by_reader`) by its own threshold,
+    `unsure_below`, and where it read a non-digit; where the table has the digit detector's
+    probabilities (`not_digit`), those above `not_digit_above`; and on top, the "?" on the
+    reader's digits together below `number_unsure_below` (`number_question_marks`). Defaults: the
+    shipped rules (the number's "?" and the replaced parts only on numbers read with a number
+    reader and a detector, which is where they were chosen). A number read as nothing (position
+    -1) has no digit to flag."""
     if shape_checks is None or thresholds is None or not_digit_above is None:
         shipped = rule.load_rule()
         shape_checks = shape_checks or shipped.shape_checks_in_numbers
         thresholds = thresholds or shipped.thresholds
         if not_digit_above is None:
             not_digit_above = float(shipped.detector.get("not_digit_above", np.inf))
-    applies = rule.shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool))
-    flags = rule.flagged(pieces, thresholds, applies)
+    with_reader = "with_reader" in pieces and bool(pieces["with_reader"].any())
+    with_detector = "not_digit" in pieces and bool(pieces["not_digit"].notna().any())
+    if replaced is None:
+        replaced = reader.load_detector_replaces() if with_reader and with_detector else []
+    applies = rule.shape_checks_apply(shape_checks, pieces["cut"].to_numpy(bool)) & ("shape" not in replaced)
+    judged = pieces.assign(energy=np.nan) if "energy" in replaced else pieces  # an unknown energy breaks nothing
+    flags = rule.flagged(judged, thresholds, applies)
     if "by_reader" in pieces:
         flags = reader_flags(pieces, unsure_below, model_flags=flags)
     if "not_digit" in pieces:  # NaN (no detector) flags nothing
         flags = flags | (pieces["not_digit"] > not_digit_above).to_numpy()
     flags = flags & (pieces["position"] >= 0).to_numpy()
     if number_unsure_below is None:
-        with_reader = "with_reader" in pieces and bool(pieces["with_reader"].any())
         number_unsure_below = reader.load_number_unsure_below() if with_reader else 0.0
     return flags | number_question_marks(pieces, flags, number_unsure_below)
 
 
 def number_question_marks(pieces: Any, flags: np.ndarray, unsure_below: float) -> np.ndarray:
-    """The number's "?" (`rule.number_question_mark`) on the digits of a `number_pieces` table,
-    each number judged as the predictor judges it, with `flags` the "?" on its digits already."""
+    """The number's "?" (`rule.number_question_mark`, counting the number reader's digits) on the
+    digits of a `number_pieces` table, each number judged as the predictor judges it, with `flags`
+    the "?" on its digits already."""
     marks = np.zeros(len(pieces), bool)
     if unsure_below <= 0:
         return marks
     keys = [key for key in ("run", "gap", "number") if key in pieces]
-    frame = pieces[keys + ["position", "confidence"]].assign(flag=np.asarray(flags, bool), row=np.arange(len(pieces)))
+    frame = pieces[keys + ["position", "confidence", "by_reader"]].assign(
+        flag=np.asarray(flags, bool), row=np.arange(len(pieces))
+    )
     frame = frame[frame["position"] >= 0].sort_values(keys + ["position"])
     for _, number in frame.groupby(keys, sort=False):
-        at = rule.number_question_mark(number["confidence"].tolist(), number["flag"].tolist(), unsure_below)
+        at = rule.number_question_mark(
+            number["confidence"].tolist(), number["flag"].tolist(), unsure_below, number["by_reader"].tolist()
+        )
         if at is not None:
             marks[number["row"].iloc[at]] = True
     return marks
@@ -289,10 +333,9 @@ def reader_alone(
     import pandas as pd
 
     model = runtime.keras().models.load_model(reader_path, compile=False)
-    drawn, chosen = draw_numbers(images, labels, numbers, seed)
-    truths = ["".join(str(d) for d in number) for number in drawn]
     rows = []
-    for gap in gaps:
+    for gap, (drawn, chosen) in numbers_at_gaps(images, labels, numbers, gaps, seed).items():
+        truths = ["".join(str(d) for d in number) for number in drawn]
         lines = np.stack([segment.to_line(compose_number(digits, gap)) for digits in chosen]).astype(np.float32)
         for k, (truth, read) in enumerate(zip(truths, reader.read_lines(model, lines))):
             rows.append({"gap": gap, "number": k, "truth": truth, "read": read})
@@ -413,7 +456,7 @@ def number_threshold_figure(trade: Any, chosen: float) -> Any:
     ax.plot([x[chosen]], [y[chosen]], "o", markersize=12, fillstyle="none", color="C3", label=f"chosen: {chosen:g}")
     ax.axvline(100 * rule.MAX_CORRECT_FLAGGED, color="grey", linestyle=":", label="the limit on right numbers")
     ax.set(xlabel="numbers read right that it flags (%)", ylabel='wrong with no other "?" that it flags (%)')
-    ax.set_title('validation numbers: a "?" on the whole number')
+    ax.set_title('validation numbers: a "?" on the reader\'s digits together')
     ax.legend(loc="lower right", fontsize=9)
     return fig
 
@@ -421,11 +464,15 @@ def number_threshold_figure(trade: Any, chosen: float) -> Any:
 def reader_flags(pieces: Any, unsure_below: float | None = None, model_flags: Any = None) -> np.ndarray:
     """The "?" on every digit of a `number_pieces` table read with a number reader: on the
     reader's digits (`by_reader`) where its confidence is below `unsure_below` (default: the
-    shipped reader's); on the digit model's, `model_flags` (default: as the predictor flagged them)."""
+    shipped reader's) or where it read something that is not a digit (`reader.NOT_DIGIT_ABOVE`);
+    on the digit model's, `model_flags` (default: as the predictor flagged them)."""
     unsure_below = reader.load_unsure_below() if unsure_below is None else unsure_below
     from_reader = pieces["by_reader"].to_numpy(bool) & (pieces["position"].to_numpy() >= 0)
     model_flags = pieces["flagged"].to_numpy(bool) if model_flags is None else np.asarray(model_flags, bool)
-    return np.where(from_reader, pieces["confidence"].to_numpy() < unsure_below, model_flags)
+    unsure = pieces["confidence"].to_numpy() < unsure_below
+    if "not_digit" in pieces:
+        unsure = unsure | (pieces["not_digit"].to_numpy() > reader.NOT_DIGIT_ABOVE)
+    return np.where(from_reader, unsure, model_flags)
 
 
 def choose_reader_threshold(
@@ -459,3 +506,47 @@ def choose_reader_threshold(
     trade = pd.DataFrame(rows).set_index("unsure_below")
     allowed = trade.index[trade["right_digits_flagged"] <= max_correct_flagged + 1e-12]
     return float(max(allowed, default=min(grid))), trade
+
+
+def replaced_in_numbers_table(pieces: Any, with_letters: Any, unsure_below: float) -> Any:
+    """For each set of `rule.REPLACEABLE` parts the detector may stand in for on a number's digits:
+    over validation numbers (`pieces`) and the same kind of numbers with a letter or shape in each
+    (`with_letters`, `number_pieces` with `non_digits`), touching and apart, the shares of numbers
+    read exactly and read wrong without a "?", and of the numbers holding a letter that get a "?"
+    (the reader's "?" below `unsure_below`, no number's "?")."""
+    import itertools
+
+    import pandas as pd
+
+    def by_kind(frame: Any) -> Any:
+        return frame.groupby(np.where(frame.index.get_level_values("gap") > 0, "apart", "touching"))
+
+    rows = {}
+    for size in range(len(rule.REPLACEABLE) + 1):
+        for left_out in itertools.combinations(rule.REPLACEABLE, size):
+            flags = {
+                name: number_flags(table, unsure_below=unsure_below, number_unsure_below=0.0, replaced=left_out)
+                for name, table in (("digits", pieces), ("letters", with_letters))
+            }
+            digits = by_kind(number_results(pieces, flags["digits"]))
+            letters = by_kind(number_results(with_letters, flags["letters"]))
+            row: dict[str, float] = {}
+            for kind in ("touching", "apart"):
+                row[f"{kind}: read exactly"] = float(digits["read_exactly"].mean()[kind])
+                row[f"{kind}: wrong with no ?"] = float(digits["read_wrong_without_a_question_mark"].mean()[kind])
+                row[f"{kind}: letters flagged"] = float(letters["any_flag"].mean()[kind])
+            rows[" and ".join(left_out) or "none"] = row
+    return pd.DataFrame(rows).T.rename_axis("left out beside the detector")
+
+
+def choose_replaced_in_numbers(table: Any, min_caught: float = rule.MIN_NON_DIGITS_CAUGHT) -> list[str]:
+    """The parts to leave out beside the detector on a number's digits: of the rows of a
+    `replaced_in_numbers_table`, the one reading the most numbers exactly (touching and apart
+    averaged) among those flagging at least `min_caught` of the numbers holding a letter, touching
+    and apart each (ties: fewer parts left out), as notebook 06 chooses for one picture."""
+    caught = table[["touching: letters flagged", "apart: letters flagged"]]
+    allowed = table[(caught >= min_caught).all(axis=1)]
+    if allowed.empty:
+        return []  # nothing can go: the whole rule stays beside the detector
+    best = allowed[["touching: read exactly", "apart: read exactly"]].mean(axis=1).idxmax()
+    return [] if best == "none" else best.split(" and ")

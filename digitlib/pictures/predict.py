@@ -126,7 +126,8 @@ class Predictor:
         self.number_reader_path = self._number_reader_file(number_reader_path)
         self._line_graph = None
         self.reader_unsure_below = float("nan")
-        self.number_unsure_below = 0.0  # a "?" on a whole number below this probability (0: none)
+        self.number_unsure_below = 0.0  # a "?" on the reader's digits below this probability together (0: none)
+        self.replaced_in_numbers: set[str] = set()  # the parts the detector stands in for in a number
         if self.number_reader_path is not None:
             line_model = runtime.keras().models.load_model(self.number_reader_path, compile=False, safe_mode=True)
             if tuple(line_model.input_shape[1:3]) != (preprocess.FIELD, segment.LINE_WIDTH):
@@ -136,6 +137,8 @@ class Predictor:
                 )
             self.reader_unsure_below = reader.load_unsure_below(self.number_reader_path)
             self.number_unsure_below = reader.load_number_unsure_below(self.number_reader_path)
+            if self._detector_graph is not None:
+                self.replaced_in_numbers = set(reader.load_detector_replaces(self.number_reader_path))
             self._line_graph = _graph(line_model)
 
     def _number_reader_file(self, asked: str | os.PathLike | bool) -> Path | None:
@@ -181,11 +184,11 @@ class Predictor:
     ) -> list[Prediction]:
         """Predictions for preprocessed pictures, judged by the rule. One picture (no `shape_checks`
         given) gets the detector and the rule without the parts the detector replaces; the digits of
-        a number get the detector beside the whole rule, its shape checks as `shape_checks` says
-        (the rule's parts were chosen on numbers, the replacing on single pictures)."""
+        a number get the detector and the rule without the parts it replaces in a number (chosen
+        on numbers, beside the number reader), its shape checks as `shape_checks` says."""
         results: list[Prediction | None] = [None] * len(stages_list)
         single = shape_checks is None
-        replaced = self.replaced if single else set()
+        replaced = self.replaced if single else self.replaced_in_numbers
         checks = [True] * len(stages_list) if shape_checks is None else shape_checks
         readable = [i for i, stages in enumerate(stages_list) if not stages.blank]
         if readable:
@@ -241,8 +244,9 @@ class Predictor:
         reads such a part whole (`_read_line`); without one, it is cut where the model reads the
         pieces best (`_cut_apart`). Narrower parts are read by the digit model, one digit each.
         The model's digits are flagged as the rule's `shape_checks_in_numbers` says, the reader's
-        below `reader_unsure_below`; a number of several digits less sure than
-        `number_unsure_below` as a whole gets a "?" on its least sure digit."""
+        below `reader_unsure_below` or where it reads something that is not a digit; a number whose
+        reader's digits (two or more) are less sure than `number_unsure_below` together gets a "?"
+        on the least sure of them."""
         grey, inverted, parts = segment.number_parts(image)
         line_height = max((segment.ink_extent(part)[2] for part in parts), default=0)
         slots: list[tuple[preprocess.Stages, bool] | list[Prediction]] = []
@@ -270,17 +274,19 @@ class Predictor:
                 digits.append(next(read_by_model))
                 cut.append(slot[1])
                 by_reader.append(False)
-        self._question_the_number(digits)
+        self._question_the_number(digits, by_reader)
         return NumberReading(digits, cut, by_reader)
 
-    def _question_the_number(self, digits: list[Prediction]) -> None:
-        """The number's "?" (`rule.number_question_mark`), on its least sure digit."""
+    def _question_the_number(self, digits: list[Prediction], by_reader: list[bool]) -> None:
+        """The number's "?" (`rule.number_question_mark`, on the reader's digits), on its least sure digit."""
         confidences = [p.confidence for p in digits]
-        weakest = rule.number_question_mark(confidences, [p.status != "ok" for p in digits], self.number_unsure_below)
+        flagged = [p.status != "ok" for p in digits]
+        weakest = rule.number_question_mark(confidences, flagged, self.number_unsure_below, by_reader)
         if weakest is not None:
-            flagged = digits[weakest]
-            flagged.status, flagged.why = "uncertain", rule.NUMBER_UNSURE
-            flagged.reasons = [rule.number_unsure_reason(float(np.prod(confidences)), self.number_unsure_below)]
+            probability = float(np.prod([c for c, counted in zip(confidences, by_reader) if counted]))
+            digit = digits[weakest]
+            digit.status, digit.why = "uncertain", rule.NUMBER_UNSURE
+            digit.reasons = [rule.number_unsure_reason(probability, self.number_unsure_below)]
 
     def _one_wide_digit(
         self, grey: np.ndarray, part: np.ndarray, inverted: bool, read: list[Prediction]
@@ -293,26 +299,41 @@ class Predictor:
         start, stop, _ = segment.ink_extent(part)
         whole = segment.piece_stages(grey, part, start, stop, inverted).result
         not_digit = float(self._not_digit(whole[np.newaxis])[0])
-        read[0].not_digit = not_digit
-        if not_digit > self.not_digit_above:
+        if not_digit > self.not_digit_above and read[0].why != rule.NOT_A_DIGIT:  # the reader read a digit
+            read[0].not_digit = not_digit  # the detector's, which flags it (else the reader's own stays)
             read[0].status, read[0].why = "uncertain", rule.NOT_A_DIGIT
             read[0].reasons = [rule.not_digit_reason(not_digit), *read[0].reasons]
         return read
 
     def _read_line(self, line: np.ndarray) -> list[Prediction]:
         """The digits of a line (`segment.line_from_ink`) as the number reader reads them; a
-        digit it is less than `reader_unsure_below` sure of is flagged "?"."""
+        digit it is less than `reader_unsure_below` sure of is flagged "?", and so is whatever it
+        reads as not a digit (a letter or a shape among the digits)."""
         assert self._line_graph is not None
         if not line.any():
             return []
         predictions = []
         for read in reader.decode(self._line_graph(line[np.newaxis, ..., np.newaxis]).numpy())[0]:
-            sure = read.confidence >= self.reader_unsure_below
-            reasons = [] if sure else [f"the number reader is less than {self.reader_unsure_below:.0%} sure of it"]
             window = reader.frame_window(line, read.frame)
-            status, why = ("ok", "") if sure else ("uncertain", "the number reader is not sure of it")
+            if not read.is_digit:
+                status, why = "uncertain", rule.NOT_A_DIGIT
+                reasons = [f"the number reader reads something that is not a digit here ({read.not_digit:.0%})"]
+            elif read.confidence < self.reader_unsure_below:
+                status, why = "uncertain", "the number reader is not sure of it"
+                reasons = [f"the number reader is less than {self.reader_unsure_below:.0%} sure of it"]
+            else:
+                status, why, reasons = "ok", "", []
             predictions.append(
-                Prediction(read.digit, read.confidence, read.probabilities, window, status, reasons, why=why)
+                Prediction(
+                    read.digit,
+                    read.confidence,
+                    read.probabilities,
+                    window,
+                    status,
+                    reasons,
+                    why=why,
+                    not_digit=read.not_digit,
+                )
             )
         return predictions
 

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ from digitlib.pictures import preprocess, segment
 from digitlib.pictures.synthetic import compose_number
 
 BLANK = 10  # CTC's "no new digit" class, after the ten digits
+NOT_DIGIT = 11  # "something that is not a digit here": a letter or a shape among the digits
+CLASSES = 12  # the reader's outputs per frame: the ten digits, the blank and the non-digit
 MAX_DIGITS = 8  # the longest number a training label holds
 DIGIT_COUNTS = (1, 2, 3, 4, 5, 6)  # digits per training number ...
 COUNT_WEIGHTS = (0.05, 0.2, 0.25, 0.25, 0.2, 0.05)  # ... mostly the 2 to 5 that numbers are measured on
@@ -62,6 +65,9 @@ class ReaderConfig:
     # MNIST training images held out (stratified, seeded, as the digit recipe holds them out): the
     # "?" threshold is chosen on numbers composed of them, and the reader keeps to the other 55,000
     validation_size: int = 5000
+    # the share of training numbers with one letter or shape among their digits, labelled NOT_DIGIT
+    # (outlier exposure: a reader that has seen none reads an M as "14"); not tuned
+    outlier_share: float = 0.15
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ReaderConfig:
@@ -83,6 +89,7 @@ class ReaderConfig:
         check_parameter("READER_LEARNING_RATE", self.learning_rate, positive=True)
         check_parameter("READER_RECURRENT_UNITS", self.recurrent_units, at_least=0)
         check_parameter("READER_VALIDATION_SIZE", self.validation_size, at_least=0, at_most=30000)
+        check_parameter("READER_OUTLIER_SHARE", self.outlier_share, at_least=0, at_most=1)
 
 
 READER_POOLS = ((2, 2), (2, 2), None, (config.IMAGE_SIZE // 4, 1))  # after each of the reader's conv layers
@@ -93,7 +100,7 @@ def build_reader(width: int = 16, recurrent_units: int = 0, dropout: float = 0.2
     line (28 x `segment.LINE_WIDTH`), pooled to one row of frames a fourth of the width; a
     1-D convolution across neighbouring frames; with `recurrent_units`, a bidirectional GRU over
     all the frames (so each frame sees the whole line, not only its neighbours); 11 logits per
-    frame (ten digits and CTC's blank)."""
+    frame (ten digits, CTC's blank and "not a digit")."""
     keras = runtime.keras()
     layers = keras.layers
     inputs = keras.Input((config.IMAGE_SIZE, segment.LINE_WIDTH, 1))
@@ -111,7 +118,7 @@ def build_reader(width: int = 16, recurrent_units: int = 0, dropout: float = 0.2
     if recurrent_units:
         features = layers.Bidirectional(layers.GRU(recurrent_units, return_sequences=True))(features)
         features = layers.Dropout(dropout)(features)
-    return keras.Model(inputs, layers.Dense(config.NUM_CLASSES + 1)(features), name="number_reader")
+    return keras.Model(inputs, layers.Dense(CLASSES)(features), name="number_reader")
 
 
 def stride() -> int:
@@ -127,15 +134,38 @@ def frames() -> int:
 CHUNKS = 8  # training numbers are composed in this many seeded chunks, whatever the worker count
 
 
-def _compose(task: tuple[np.ndarray, np.ndarray, int, np.random.SeedSequence]) -> tuple[np.ndarray, np.ndarray]:
-    images, labels, count, seed = task
+def non_digit_inputs(count: int, seed: int) -> np.ndarray:
+    """`count` letters, symbols and shapes drawn as the pad draws them (`outliers.training_outliers`),
+    each brought to a 28x28 uint8 image as a digit would be: what a number's non-digit looks like."""
+    from digitlib.pictures import outliers
+
+    pictures, _ = outliers.training_outliers(count, seed=seed)
+    return as_digit_images(pictures)
+
+
+def as_digit_images(pictures: Sequence) -> np.ndarray:
+    """Pictures (any input `preprocess.read_image` takes) as 28x28 uint8 images, each brought to the
+    model's input as one digit would be: to compose into numbers beside MNIST digits."""
+    return np.array([np.round(255 * preprocess.to_mnist(p)) for p in pictures], np.uint8).reshape(-1, 28, 28)
+
+
+def _compose(
+    task: tuple[np.ndarray, np.ndarray, int, np.random.SeedSequence, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    images, labels, count, seed, outlier_share = task
     rng = np.random.default_rng(seed)
     by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
     lines = np.zeros((count, preprocess.FIELD, segment.LINE_WIDTH), np.uint8)
     targets = np.full((count, MAX_DIGITS), -1, np.int32)
+    with_outlier = rng.random(count) < outlier_share
+    non_digits = iter(non_digit_inputs(int(with_outlier.sum()), int(rng.integers(2**31))))
     for k in range(count):
         digits = rng.integers(0, 10, int(rng.choice(DIGIT_COUNTS, p=COUNT_WEIGHTS)))
-        pictures = [np.roll(images[rng.choice(by_digit[d])], int(rng.integers(-RISE, RISE + 1)), 0) for d in digits]
+        pictures = [images[rng.choice(by_digit[d])] for d in digits]
+        if with_outlier[k]:
+            place = int(rng.integers(len(digits)))
+            digits[place], pictures[place] = NOT_DIGIT, next(non_digits)
+        pictures = [np.roll(picture, int(rng.integers(-RISE, RISE + 1)), 0) for picture in pictures]
         gaps = [int(g) for g in rng.integers(GAPS[0], GAPS[1] + 1, len(digits) - 1)]
         lines[k] = np.round(255 * segment.to_line(compose_number(pictures, gaps)))
         targets[k, : len(digits)] = digits
@@ -143,18 +173,24 @@ def _compose(task: tuple[np.ndarray, np.ndarray, int, np.random.SeedSequence]) -
 
 
 def compose_numbers(
-    images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0, workers: int | None = None
+    images: np.ndarray,
+    labels: np.ndarray,
+    count: int,
+    seed: int = 0,
+    workers: int | None = None,
+    outlier_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`count` numbers of 1 to 6 digits drawn from `images` (28x28 uint8, with their `labels`),
     composed with random gaps (`GAPS`) and rises (`RISE`) and brought to the reader's input as a
-    picture of them would be (`segment.to_line`). Returns the lines (uint8) and the digits,
-    padded with -1 to `MAX_DIGITS`. The same for a seed whatever `workers` (processes; default:
-    the cores this process may use)."""
+    picture of them would be (`segment.to_line`); in `outlier_share` of them one digit is swapped
+    for a letter or a shape (`non_digit_inputs`), labelled `NOT_DIGIT`. Returns the lines (uint8)
+    and the labels, padded with -1 to `MAX_DIGITS`. The same for a seed whatever `workers`
+    (processes; default: the cores this process may use)."""
     if not all((labels == digit).any() for digit in range(config.NUM_CLASSES)):
         raise ValueError("the images must hold every digit to compose numbers from")
     sizes = [len(part) for part in np.array_split(np.arange(count), min(CHUNKS, count))]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    chunks = [(images, labels, size, chunk_seed) for size, chunk_seed in zip(sizes, seeds)]
+    chunks = [(images, labels, size, chunk_seed, outlier_share) for size, chunk_seed in zip(sizes, seeds)]
     workers = max(1, min(workers or len(os.sched_getaffinity(0)), len(chunks)))
     if workers == 1:
         parts = [_compose(chunk) for chunk in chunks]
@@ -165,7 +201,7 @@ def compose_numbers(
 
 
 def ctc_loss(targets: Any, logits: Any) -> Any:
-    """CTC loss of the reader's logits (batch, frames, 11) for digit targets padded with -1."""
+    """CTC loss of the reader's logits (batch, frames, `CLASSES`) for targets padded with -1."""
     ops = runtime.keras().ops
     targets = ops.cast(targets, "int32")
     lengths = ops.sum(ops.cast(targets >= 0, "int32"), axis=1)
@@ -173,49 +209,63 @@ def ctc_loss(targets: Any, logits: Any) -> Any:
     return ops.ctc_loss(ops.where(targets >= 0, targets, 0), logits, lengths, frames, mask_index=BLANK)
 
 
+NOT_DIGIT_ABOVE = 0.5  # a reader's element is "not a digit" above this: where greedy decoding emits NOT_DIGIT
+
+
 @dataclass
 class LineDigit:
-    """One digit the reader read: the digit, its ten probabilities at the frame where it peaks
-    (normalized over the digits), and that frame."""
+    """One element the reader read: its digit (where it read something that is not a digit, the
+    nearest digit), the ten digits' probabilities at the frame where it peaks (normalized over the
+    digits), that frame, and the share of "not a digit" against that digit there (above
+    `NOT_DIGIT_ABOVE` where the reader read a non-digit)."""
 
     digit: int
     probabilities: np.ndarray
     frame: int
+    not_digit: float = 0.0
 
     @property
     def confidence(self) -> float:
         return float(self.probabilities[self.digit])
 
+    @property
+    def is_digit(self) -> bool:
+        return self.not_digit <= NOT_DIGIT_ABOVE
+
 
 def decode(logits: np.ndarray) -> list[list[LineDigit]]:
-    """The digits in each line of a (lines, frames, 11) logits batch: each frame's best class,
-    repeats merged and blanks dropped (greedy CTC decoding)."""
+    """The elements in each line of a (lines, frames, `CLASSES`) logits batch: each frame's best
+    class, repeats merged and blanks dropped (greedy CTC decoding); a digit or, where the best
+    class is `NOT_DIGIT`, something that is not a digit."""
     from scipy.special import softmax
 
     probabilities = softmax(np.asarray(logits, np.float64), axis=-1)
     readings = []
     for line in probabilities:
         best = line.argmax(axis=1)
-        digits: list[LineDigit] = []
+        read: list[LineDigit] = []
         previous = BLANK
         for frame, label in enumerate(best):
-            if label != BLANK and label == previous and line[frame, label] > line[digits[-1].frame, label]:
-                digits[-1].frame = frame  # the same digit, more sure here
+            if label != BLANK and label == previous and line[frame, label] > line[read[-1].frame, label]:
+                read[-1].frame = frame  # the same element, more sure here
             elif label != BLANK and label != previous:
-                digits.append(LineDigit(int(label), np.zeros(config.NUM_CLASSES), frame))
+                read.append(LineDigit(int(label), np.zeros(config.NUM_CLASSES), frame))
             previous = label
-        for digit in digits:
-            row = line[digit.frame, :BLANK]
-            digit.probabilities = (row / row.sum()).astype(np.float32)
-        readings.append(digits)
+        for element in read:
+            row = line[element.frame, : config.NUM_CLASSES]
+            element.probabilities = (row / row.sum()).astype(np.float32)
+            element.digit = int(row.argmax())
+            other = line[element.frame, NOT_DIGIT] if line.shape[1] > NOT_DIGIT else 0.0
+            element.not_digit = float(other / (other + row[element.digit]))
+        readings.append(read)
     return readings
 
 
 def read_lines(model: Any, lines: np.ndarray, batch_size: int = 512) -> list[str]:
-    """The digits the reader `model` reads in each of `lines` (lines, 28, `segment.LINE_WIDTH`, ink
-    from 0 to 1), as text."""
+    """What the reader `model` reads in each of `lines` (lines, 28, `segment.LINE_WIDTH`, ink
+    from 0 to 1), as text: its digits, and "?" where it read something that is not a digit."""
     logits = np.asarray(model.predict(lines[..., np.newaxis], batch_size=batch_size, verbose=0))
-    return ["".join(str(d.digit) for d in reading) for reading in decode(logits)]
+    return ["".join(str(d.digit) if d.is_digit else "?" for d in reading) for reading in decode(logits)]
 
 
 def frame_window(line: np.ndarray, frame: int) -> np.ndarray:
@@ -240,7 +290,9 @@ def train_reader(
     (x_all, y_all), _ = mnist or data.load_mnist()
     (x_train, y_train), _ = data.train_val_split(x_all, y_all, settings.validation_size, seed=settings.seed)
     started = time.perf_counter()
-    lines, targets = compose_numbers(x_train, y_train, settings.numbers, settings.seed)
+    lines, targets = compose_numbers(
+        x_train, y_train, settings.numbers, settings.seed, outlier_share=settings.outlier_share
+    )
     composed = time.perf_counter() - started
     print(f"composed {len(lines)} training numbers in {composed:.0f} s", flush=True)
     model = build_reader(settings.width, settings.recurrent_units)
@@ -304,21 +356,42 @@ def load_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
     return float(json.loads(path.read_text())["unsure_below"])
 
 
-def load_number_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
-    """The threshold on a whole number's probability chosen beside the reader at `reader_path`
-    (notebook 07): a number of several digits less sure than it gets a "?". 0 (no such "?") where
-    the file has none."""
+def _number_rule(reader_path: str | os.PathLike) -> dict[str, Any]:
     path = unsure_below_file(reader_path)
     path = path if path.exists() else unsure_below_file(SHIPPED_READER)
-    return float(json.loads(path.read_text()).get("number_unsure_below", 0.0)) if path.exists() else 0.0
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_number_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
+    """The threshold on the probability of the reader's digits together chosen beside the reader at
+    `reader_path` (notebook 07): a number whose reader's digits are less sure than it gets a "?".
+    0 (no such "?") where the file has none."""
+    return float(_number_rule(reader_path).get("number_unsure_below", 0.0))
+
+
+def load_detector_replaces(reader_path: str | os.PathLike = SHIPPED_READER) -> list[str]:
+    """The parts of the digit rule (`rule.REPLACEABLE`) that the digit detector stands in for on the
+    digits of a number read with the reader at `reader_path`, as notebook 07 chose them; none where
+    the file names none."""
+    return list(_number_rule(reader_path).get("detector_replaces", []))
 
 
 def write_unsure_below(
-    reader_path: str | os.PathLike, unsure_below: float, chosen: dict[str, Any], number_unsure_below: float = 0.0
+    reader_path: str | os.PathLike,
+    unsure_below: float,
+    chosen: dict[str, Any],
+    number_unsure_below: float = 0.0,
+    detector_replaces: Sequence[str] = (),
 ) -> Path:
-    """Write the reader's "?" thresholds beside it, on a digit and on a whole number, with how they
-    were `chosen`."""
-    rule = {"unsure_below": unsure_below, "number_unsure_below": number_unsure_below, "chosen": chosen}
+    """Write the rule for numbers read with the reader beside it: the "?" thresholds on a digit and
+    on the reader's digits together, and the parts of the digit rule the detector stands in for in
+    a number, with how they were `chosen`."""
+    rule = {
+        "unsure_below": unsure_below,
+        "number_unsure_below": number_unsure_below,
+        "detector_replaces": list(detector_replaces),
+        "chosen": chosen,
+    }
     return records.write_json(unsure_below_file(reader_path), rule)
 
 

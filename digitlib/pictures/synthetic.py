@@ -8,7 +8,7 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -137,19 +137,27 @@ DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
 
 
 def number_strokes(
-    text: str, gap: float = 12, size: int = CANVAS_SIZE, height: float = 110
+    text: str | Sequence[str],
+    gap: float = 12,
+    size: int = CANVAS_SIZE,
+    height: float = 110,
+    shapes: Mapping[str, list[list[tuple[float, float]]]] | None = None,
 ) -> list[list[tuple[float, float]]]:
     """The strokes of a number written across the drawing canvas, digit boxes `height` tall (less
     when the number would not fit in 90 % of the canvas's width) and 60 % as wide, `gap` pixels
-    apart (negative: overlapping), centred on a `size` canvas."""
-    height = min(height, (0.9 * size - (len(text) - 1) * gap) / (0.6 * len(text)))
-    width = 0.6 * height
-    total = len(text) * width + (len(text) - 1) * gap
+    apart (negative: overlapping), centred on a `size` canvas. `text` may name, among its digits,
+    drawings of `shapes` (unit-box strokes, such as `outliers.DRAWN`'s letters), drawn 90 % as wide
+    as tall."""
+    drawings = {**DIGIT_STROKES, **(shapes or {})}
+    ratios = [0.6 if name in DIGIT_STROKES else 0.9 for name in text]
+    height = min(height, (0.9 * size - (len(text) - 1) * gap) / sum(ratios))
+    total = height * sum(ratios) + (len(text) - 1) * gap
     left, top = (size - total) / 2, (size - height) / 2
     strokes = []
-    for k, digit in enumerate(text):
-        x0 = left + k * (width + gap)
-        strokes += [[(x0 + x * width, top + y * height) for x, y in stroke] for stroke in DIGIT_STROKES[digit]]
+    for name, ratio in zip(text, ratios):
+        width = ratio * height
+        strokes += [[(left + x * width, top + y * height) for x, y in stroke] for stroke in drawings[name]]
+        left += width + gap
     return strokes
 
 

@@ -175,6 +175,18 @@ def rows() -> list[tuple[str, str, str]]:
             + "; ".join(f"{_gap_name(row['gap'])} {_percent(row['read_exactly'], 0)}" for row in metrics["numbers"]),
             "`reports/metrics.json`",
         ),
+        *(
+            (
+                "numbers with a drawn letter among their digits (notebook 04)",
+                f'a "?" on {_percent(letters["touching"]["flagged"], 1)} touching and '
+                f"{_percent(letters['apart']['flagged'], 1)} apart; read as a clean number "
+                f"{_percent(letters['touching']['clean_wrong_number'], 1)} and "
+                f"{_percent(letters['apart']['clean_wrong_number'], 1)}",
+                "`reports/metrics.json`",
+            )
+            for letters in [metrics.get("numbers_with_a_drawn_letter")]
+            if letters
+        ),
     ]
     return found
 
