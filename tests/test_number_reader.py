@@ -373,3 +373,6 @@ def test_the_parts_left_out_in_numbers_read_most_numbers_while_letters_stay_caug
     assert number_tables.choose_replaced_in_numbers(trade) == []  # leaving out the energy lets the letter through
     caught = trade.assign(**{"apart: letters flagged": 1.0})
     assert number_tables.choose_replaced_in_numbers(caught) == ["energy"]  # the fewest parts among equals
+    silent = caught.copy()
+    silent.loc[["energy", "energy and shape"], "apart: wrong with no ?"] = 0.01  # a misread the energy caught
+    assert number_tables.choose_replaced_in_numbers(silent) == []

@@ -543,9 +543,11 @@ def choose_replaced_in_numbers(table: Any, min_caught: float = rule.MIN_NON_DIGI
     """The parts to leave out beside the detector on a number's digits: of the rows of a
     `replaced_in_numbers_table`, the one reading the most numbers exactly (touching and apart
     averaged) among those flagging at least `min_caught` of the numbers holding a letter, touching
-    and apart each (ties: fewer parts left out), as notebook 06 chooses for one picture."""
+    and apart each, and leaving no more numbers wrong without a "?" than the whole rule, touching
+    and apart each (ties: fewer parts left out)."""
     caught = table[["touching: letters flagged", "apart: letters flagged"]]
-    allowed = table[(caught >= min_caught).all(axis=1)]
+    silent = table[["touching: wrong with no ?", "apart: wrong with no ?"]]
+    allowed = table[(caught >= min_caught).all(axis=1) & (silent <= silent.loc["none"] + 1e-12).all(axis=1)]
     if allowed.empty:
         return []  # nothing can go: the whole rule stays beside the detector
     best = allowed[["touching: read exactly", "apart: read exactly"]].mean(axis=1).idxmax()
