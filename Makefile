@@ -34,7 +34,7 @@ run: data ## The full pipeline, rendered in notebooks/ and reports/; make run PA
 	  $(PY) -m digitlib run && $(PY) -m digitlib results; \
 	fi
 
-reader: data ## Train the number reader again (about 20 min), then render the notebooks that read numbers (07, then 04 and 06)
+reader: data ## Train the number reader again (half an hour or more on 2 cores), then render the notebooks that read numbers (07, then 04 and 06)
 	$(PY) -m digitlib reader
 	$(PY) -m digitlib run --only 07 && $(PY) -m digitlib run --only 04 06 && $(PY) -m digitlib results
 

@@ -404,6 +404,22 @@ def _answer_after_drawing(page) -> str:
     raise AssertionError(f"the answer never settled; last shown: {last!r}")
 
 
+def _write(page, text: str | tuple[str, ...], gap: float, folder: Path) -> str:
+    """Clear the pad, write `text` (digits, or names of digits and of `outliers.DRAWN`'s drawings)
+    with the mouse, `gap` canvas pixels apart, and return the answer once it has settled."""
+    page.get_by_role("button", name="Clear").click()
+    _wait_for_answer(page, interface.BLANK_MESSAGE, folder)
+    left, top, scale = _canvas_box(page)  # the last answer's cards may have moved the canvas
+    for stroke in synthetic.number_strokes(text, gap, shapes=outliers.DRAWN):
+        points = _path(stroke, steps=4)
+        page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(left + x * scale, top + y * scale)
+        page.mouse.up()
+    return _answer_after_drawing(page)
+
+
 def test_write_numbers_with_a_mouse_and_upload_a_non_digit(app_page, browser, page_predictor, tmp_path):
     photos, _ = synthetic.load_fashion_mnist()
     top = next(p for p in photos[:200] if page_predictor.predict(p).status != "ok")  # a T-shirt the rule flags
@@ -415,17 +431,7 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(app_page, browser, pa
     page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
     readings = {}
     for text, gap in [(t, 12) for t in WRITTEN] + [(t, 0) for t in WRITTEN]:
-        page.get_by_role("button", name="Clear").click()
-        _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
-        left, top, scale = _canvas_box(page)  # the last answer's cards may have moved the canvas
-        for stroke in synthetic.number_strokes(text, gap):
-            points = _path(stroke, steps=4)
-            page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
-            page.mouse.down()
-            for x, y in points[1:]:
-                page.mouse.move(left + x * scale, top + y * scale)
-            page.mouse.up()
-        readings[f"{text} ({'apart' if gap else 'touching'})"] = _answer_after_drawing(page)
+        readings[f"{text} ({'apart' if gap else 'touching'})"] = _write(page, text, gap, tmp_path)
         if text == "2026" and gap > 0:
             _input_image_loaded(page)
             _screenshot(page, "06_live_written_number")
@@ -478,17 +484,7 @@ def test_write_numbers_with_a_letter_among_the_digits(app_page, browser, tmp_pat
     page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
     readings = {}
     for names, gap in [(n, 12) for n in WITH_A_LETTER] + [(n, 0) for n in WITH_A_LETTER]:
-        page.get_by_role("button", name="Clear").click()
-        _wait_for_answer(page, interface.BLANK_MESSAGE, tmp_path)
-        left, top, scale = _canvas_box(page)
-        for stroke in synthetic.number_strokes(names, gap, shapes=outliers.DRAWN):
-            points = _path(stroke, steps=4)
-            page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
-            page.mouse.down()
-            for x, y in points[1:]:
-                page.mouse.move(left + x * scale, top + y * scale)
-            page.mouse.up()
-        readings[f"{' '.join(names)} ({'apart' if gap else 'touching'})"] = _answer_after_drawing(page)
+        readings[f"{' '.join(names)} ({'apart' if gap else 'touching'})"] = _write(page, names, gap, tmp_path)
         if names == ("1", "M", "4") and gap == 0:
             _input_image_loaded(page)
             _screenshot(page, "06_live_letter_in_number")

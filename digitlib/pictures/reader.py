@@ -403,6 +403,6 @@ def _train_command(args: Any) -> int:
 
 def add_command(commands: Any) -> None:
     command = commands.add_parser(
-        "reader", help="train the number reader with ReaderConfig's defaults into models/ (about 20 min on 2 cores)"
+        "reader", help="train the number reader with ReaderConfig's defaults into models/ (half an hour or more)"
     )
     command.set_defaults(handler=_train_command)
