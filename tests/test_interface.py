@@ -630,6 +630,11 @@ def test_a_drawn_letter_is_not_a_digit_and_the_card_says_so(trained_model_path):
     torn = predict.Prediction(4, 0.5, np.eye(10)[4] * 0.5 + np.eye(10)[9] * 0.5, four.model_input, "uncertain")
     torn.why = "could be 4 or 9"
     assert "Not sure: could be 4 or 9" in interface.answer_html(torn)
+    # in a number, a letter the reader read as not a digit is a "?", captioned with its nearest digit only
+    letter = predict.Prediction(1, 0.9, np.eye(10)[1] * 0.9 + np.eye(10)[4] * 0.1, four.model_input, "uncertain")
+    letter.why = rule.NOT_A_DIGIT
+    number = interface.reading_html([four, letter, four])
+    assert "4?4" in number and "digit 2: not a digit, the nearest digit 1" in number and "or perhaps" not in number
 
 
 def test_the_source_table_counts_flags_and_silent_mistakes():

@@ -184,7 +184,9 @@ def reading_html(predictions: list[Prediction], title: str = "") -> str:
     text = "".join(str(p.digit) if p.status == "ok" else "?" for p in readable)
     heading = f"<div class='digit-title' style='color:#666'>{html.escape(title)}</div>" if title else ""
     captions = [
-        f"digit {index}: {p.label}" + (f", {_runner_up_text(p)}" if runner_up(p) else "")
+        f"digit {index}: {p.label}"
+        + (f", the nearest digit {p.digit}" if p.why == rule.NOT_A_DIGIT else "")
+        + (f", {_runner_up_text(p)}" if runner_up(p) and p.why != rule.NOT_A_DIGIT else "")
         for index, p in enumerate(readable, 1)
     ]
     return (
