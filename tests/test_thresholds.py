@@ -412,3 +412,27 @@ def test_the_rule_file_says_what_the_report_chose_and_on_what(tmp_path):
     assert "15,000" in chosen.chosen["temperature"] and "at most 2 %" in chosen.chosen["thresholds"]
     assert "at most 1 point more" in chosen.chosen["shape_checks_in_numbers"]
     assert rule.load_rule(rule.write_rule(tmp_path / "m-rule.json", chosen)) == chosen
+
+
+def test_numbers_pooled_by_kind_count_each_number_once_with_an_interval():
+    # two touching numbers (one read exactly, one wrong with a "?") and two apart (one wrong with no "?")
+    pieces = pd.DataFrame(
+        {
+            "gap": [0, 0, 0, 8, 8],
+            "number": [0, 0, 1, 0, 1],
+            "digits": [2, 2, 1, 1, 1],
+            "pieces": [2, 2, 1, 1, 1],
+            "position": [0, 1, 0, 0, 0],
+            "label": [1, 2, 3, 4, 5],
+            "digit": [1, 2, 7, 4, 6],
+        }
+    )
+    flags = np.array([False, False, True, False, False])
+    pooled = number_tables.outcomes_by_kind(pieces, flags, columns=("read_exactly", "any_flag"))
+    assert pooled.loc["touching", "numbers"] == 2 and pooled.loc["apart", "numbers"] == 2
+    assert pooled.loc["touching", "any_flag"] == 0.5 and pooled.loc["apart", "any_flag"] == 0
+    assert pooled.loc["apart", "read_exactly"] == 0.5
+    assert pooled.loc["apart", "any_flag low"] == 0 < pooled.loc["apart", "any_flag high"] < 1
+    assert "read_wrong_without_a_question_mark" not in pooled
+    default = number_tables.outcomes_by_kind(pieces, flags)
+    assert default.loc["apart", "read_wrong_without_a_question_mark"] == 0.5

@@ -165,10 +165,15 @@ def number_outcomes(pieces: Any, flags: np.ndarray | None = None, by_gap: bool =
     return grouped[columns].mean().assign(numbers=grouped.size()).reset_index()[["gap", "numbers", *columns]]
 
 
-def outcomes_by_kind(pieces: Any, flags: np.ndarray | None = None) -> Any:
+def outcomes_by_kind(
+    pieces: Any,
+    flags: np.ndarray | None = None,
+    columns: Sequence[str] = ("read_exactly", "read_wrong_without_a_question_mark"),
+) -> Any:
     """The numbers of a `number_pieces` table pooled into touching (gap 0 or overlapping) and apart:
-    how many, and the shares read exactly and read wrong without a "?" (`number_results`), each
-    with its 95 % interval (`evaluation.binomial_interval`)."""
+    how many, and the shares of `columns` of `number_results` (default: read exactly and read wrong
+    without a "?"; `any_flag`, with a "?" somewhere), each with its 95 % interval
+    (`evaluation.binomial_interval`)."""
     import pandas as pd
 
     frame = number_results(pieces, flags)
@@ -177,7 +182,7 @@ def outcomes_by_kind(pieces: Any, flags: np.ndarray | None = None) -> Any:
     for name in ("touching", "apart"):
         part = frame[kind == name]
         row: dict[str, float] = {"numbers": len(part)}
-        for column in ("read_exactly", "read_wrong_without_a_question_mark"):
+        for column in columns:
             hits = int(part[column].sum())
             low, high = evaluation.binomial_interval(hits, len(part)) if len(part) else (math.nan, math.nan)
             row |= {column: hits / len(part) if len(part) else math.nan, f"{column} low": low, f"{column} high": high}

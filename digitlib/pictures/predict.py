@@ -135,6 +135,11 @@ class Predictor:
                     f"{config.display_path(self.number_reader_path)} reads lines of {line_model.input_shape[1:3]}, "
                     f"not the {preprocess.FIELD}x{segment.LINE_WIDTH} that preprocessing makes"
                 )
+            if line_model.output_shape[-1] != reader.CLASSES:
+                raise ValueError(
+                    f"{config.display_path(self.number_reader_path)} gives {line_model.output_shape[-1]} outputs per "
+                    f"frame, not the {reader.CLASSES} of a reader that knows letters: train it again (`make reader`)"
+                )
             self.reader_unsure_below = reader.load_unsure_below(self.number_reader_path)
             self.number_unsure_below = reader.load_number_unsure_below(self.number_reader_path)
             if self._detector_graph is not None:

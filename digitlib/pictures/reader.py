@@ -99,8 +99,8 @@ def build_reader(width: int = 16, recurrent_units: int = 0, dropout: float = 0.2
     """The number reader's network: four 3x3 conv layers with batch norm over the
     line (28 x `segment.LINE_WIDTH`), pooled to one row of frames a fourth of the width; a
     1-D convolution across neighbouring frames; with `recurrent_units`, a bidirectional GRU over
-    all the frames (so each frame sees the whole line, not only its neighbours); 11 logits per
-    frame (ten digits, CTC's blank and "not a digit")."""
+    all the frames (so each frame sees the whole line, not only its neighbours); `CLASSES` logits
+    per frame (ten digits, CTC's blank and "not a digit")."""
     keras = runtime.keras()
     layers = keras.layers
     inputs = keras.Input((config.IMAGE_SIZE, segment.LINE_WIDTH, 1))
@@ -255,7 +255,7 @@ def decode(logits: np.ndarray) -> list[list[LineDigit]]:
             row = line[element.frame, : config.NUM_CLASSES]
             element.probabilities = (row / row.sum()).astype(np.float32)
             element.digit = int(row.argmax())
-            other = line[element.frame, NOT_DIGIT] if line.shape[1] > NOT_DIGIT else 0.0
+            other = line[element.frame, NOT_DIGIT]
             element.not_digit = float(other / (other + row[element.digit]))
         readings.append(read)
     return readings

@@ -173,8 +173,8 @@ def rows() -> list[tuple[str, str, str]]:
             )
             + "".join(
                 "with a drawn letter among the digits, read as a clean number "
-                f"{_percent(letters['touching']['clean_wrong_number'], 1)} and "
-                f"{_percent(letters['apart']['clean_wrong_number'], 1)}; "
+                f"{_percent(letters['touching']['read_wrong_without_a_question_mark'], 1)} and "
+                f"{_percent(letters['apart']['read_wrong_without_a_question_mark'], 1)}; "
                 for letters in [metrics.get("numbers_with_a_drawn_letter")]
                 if letters
             )
