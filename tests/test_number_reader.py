@@ -114,6 +114,41 @@ def test_the_ctc_loss_is_low_for_the_right_digits_and_high_for_wrong_ones():
     assert right < 0.1 < 5 < wrong
 
 
+def test_a_reading_is_as_probable_as_every_path_of_frames_that_spells_it():
+    """The reading's probability (digits, and a non-digit as one) against the sum, by brute force,
+    over every sequence of classes on 4 frames that collapses to it; and a doubt about the count
+    (frames unsure between a digit and the blank) lowers it while each digit stays sure."""
+    import itertools
+
+    from scipy.special import softmax
+
+    logits = np.random.default_rng(0).normal(0, 2, (3, 4, reader.CLASSES)).astype(np.float32)
+    readings = [
+        [reader.LineDigit(3, np.eye(10)[3], 0)],
+        [reader.LineDigit(3, np.eye(10)[3], 0), reader.LineDigit(5, np.eye(10)[5], 2, not_digit=0.9)],
+        [],
+    ]
+    spelled = [(3,), (3, reader.NOT_DIGIT), ()]
+    probabilities = softmax(logits.astype(np.float64), axis=-1)
+
+    def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
+        merged = [c for k, c in enumerate(path) if k == 0 or c != path[k - 1]]
+        return tuple(c for c in merged if c != reader.BLANK)
+
+    paths = list(itertools.product(range(reader.CLASSES), repeat=4))
+    expected = [
+        sum(np.prod(probabilities[row, range(4), path]) for path in paths if collapse(path) == spelled[row])
+        for row in range(3)
+    ]
+    np.testing.assert_allclose(reader.reading_probabilities(logits, readings), expected, rtol=1e-4)
+    sure = _logits([reader.BLANK, 4, reader.BLANK, 2, reader.BLANK, reader.BLANK], sure=8.0)
+    doubting = sure.copy()
+    doubting[0, 5, 2] = 7.7  # the last frame nearly as likely a second 2 as nothing: "42" or "422"?
+    one, two = (reader.reading_probabilities(lines, reader.decode(lines)) for lines in (sure, doubting))
+    assert [d.digit for d in reader.decode(doubting)[0]] == [4, 2]
+    assert one[0] > 0.95 and two[0] < 0.6 and reader.decode(doubting)[0][1].confidence > 0.99
+
+
 def test_reader_parameters_are_checked_by_their_notebook_names():
     assert reader.ReaderConfig.from_params({"READER_EPOCHS": 2, "SEED": 1}).epochs == 2
     with pytest.raises(ParameterError, match="READER_EPOCHS"):
@@ -184,10 +219,11 @@ def test_the_shipped_reader_reads_touching_and_apart_test_numbers(mnist):
     (_, _), (x_test, y_test) = mnist
     predictor = predict.Predictor(SHIPPED_MODEL)
     assert predictor.number_reader_path == SHIPPED_READER  # found beside the digit model
-    # 60 numbers at 4 pixels of overlap and 8 apart; cutting reads about half as many overlapping ones
+    # 60 numbers at 4 pixels of overlap and 8 apart, with the interface's "?" (a "?" is not read
+    # exactly); cutting reads far fewer overlapping ones right (notebook 07)
     outcomes = number_tables.number_reading(predictor, x_test, y_test, numbers=60, gaps=(-4, 8), seed=5)
     overlapping, apart = outcomes["read_exactly"]
-    assert overlapping >= 0.6 and apart >= 0.85 and outcomes["right_count"].iloc[1] == 1, outcomes
+    assert overlapping >= 0.5 and apart >= 0.85 and outcomes["right_count"].iloc[1] == 1, outcomes
     # a digit apart is the digit model's; touching ones are the reader's, in their places
     reading = predictor.read_number(synthetic.compose_number(_digits(mnist, "5073"), [12, -3, 10]))
     assert [p.digit for p in reading.digits] == [5, 0, 7, 3] and reading.by_reader == [False, True, True, False]

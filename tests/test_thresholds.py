@@ -216,18 +216,20 @@ def test_number_checks_flag_shapes_where_told_and_choose_within_the_silent_error
 
 
 def test_a_number_less_sure_than_its_threshold_gets_a_question_mark_on_its_least_sure_digit():
-    assert rule.number_question_mark([0.99, 0.8, 0.9], [False] * 3, 0.9) == 1  # 0.71 together
-    assert rule.number_question_mark([0.99, 0.98], [False] * 2, 0.9) is None  # 0.97
-    assert rule.number_question_mark([0.99, 0.5], [True, False], 0.9) is None  # it has a "?" already
-    assert rule.number_question_mark([0.5], [False], 0.9) is None  # one digit: its own rule judges it
-    assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.0) is None  # no number's "?"
-    # counting the reader's digits only: the model's unsure 0.6 does not count, the reader's 0.8 and 0.9 do
-    assert rule.number_question_mark([0.6, 0.8, 0.9], [False] * 3, 0.75, [False, True, True]) == 1
-    assert rule.number_question_mark([0.6, 0.8, 0.99], [False] * 3, 0.75, [False, True, True]) is None
-    assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.9, [False, True]) is None  # one digit counted
-    assert rule.number_unsure_reason(0.713, 0.9) == "the number reader's digits together are 71% sure, below 90%"
-    # "12" right (0.94 together), "35" for 34 (0.77), "56" right (0.79), "78" with a digit's "?",
-    # "9" for 90 (one digit: no number's "?")
+    assert rule.number_question_mark([0.99, 0.8, 0.9], [False] * 3, 0.6, 0.9) == 1
+    assert rule.number_question_mark([0.99, 0.8], [False] * 2, 0.95, 0.9) is None  # the reading is sure
+    assert rule.number_question_mark([0.99, 0.5], [True, False], 0.3, 0.9) is None  # it has a "?" already
+    assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.3, 0.0) is None  # no number's "?"
+    # the "?" goes on the reader's least sure digit: the model's unsure 0.6 does not carry it
+    assert rule.number_question_mark([0.6, 0.8, 0.9], [False] * 3, 0.5, 0.75, [False, True, True]) == 1
+    assert rule.number_question_mark([0.6, 0.6], [False] * 2, 0.5, 0.9, [False, False]) is None  # no reader digit
+    # one digit read out of a wide part, sure of itself, while the reader doubts how many digits there are
+    assert rule.number_question_mark([0.99], [False], 0.4, 0.9, [True]) == 0
+    assert rule.number_unsure_reason(0.713, 0.9) == (
+        "the number reader is 71% sure of the digits it read together, below 90%"
+    )
+    # "12" right (the reading 0.94 sure), "35" for 34 (0.77), "56" right (0.79), "78" with a digit's
+    # "?", "9" for 90 (0.6: a digit too few, each digit sure)
     pieces = pd.DataFrame(
         {
             "gap": 0,
@@ -238,22 +240,29 @@ def test_a_number_less_sure_than_its_threshold_gets_a_question_mark_on_its_least
             "position": [0, 1, 0, 1, 0, 1, 0, 1, 0],
             "label": [1, 2, 3, 4, 5, 6, 7, 8, -1],
             "digit": [1, 2, 3, 5, 5, 6, 7, 8, 9],
-            "confidence": [0.99, 0.95, 0.9, 0.85, 0.9, 0.88, 0.5, 0.99, 0.7],
+            "confidence": [0.99, 0.95, 0.9, 0.85, 0.9, 0.88, 0.5, 0.99, 0.97],
             "by_reader": True,
+            "reading_probability": [0.94, 0.94, 0.77, 0.77, 0.79, 0.79, 0.5, 0.5, 0.6],
         }
     )
     digit_flags = np.array([False] * 6 + [True] + [False] * 2)
     marks = number_tables.number_question_marks(pieces.iloc[::-1].reset_index(drop=True), digit_flags[::-1], 0.78)
-    assert np.flatnonzero(marks[::-1]).tolist() == [3]  # the 5 of "35", whatever the rows' order
+    assert np.flatnonzero(marks[::-1]).tolist() == [3, 8]  # the 5 of "35" and the "9", whatever the rows' order
     chosen, trade = number_tables.choose_number_threshold(
-        pieces, digit_flags, grid=(0.0, 0.5, 0.78, 0.8, 0.95), max_correct_flagged=0.0
+        pieces, digit_flags, grid=(0.0, 0.5, 0.7, 0.78, 0.8, 0.95), max_correct_flagged=0.0
     )
     assert chosen == 0.78  # 0.8 would flag the right "56"
     assert trade.loc[0.8, "right_numbers_flagged"] == 0.5 and trade.loc[0.95, "right_numbers_flagged"] == 1
-    assert trade.loc[0.78, "silent_wrong_flagged"] == 0.5  # "35", not "9"
+    assert trade.loc[0.7, "silent_wrong_flagged"] == 0.5 and trade.loc[0.78, "silent_wrong_flagged"] == 1
     assert trade.loc[0.0, "read_wrong_without_a_question_mark"] == pytest.approx(2 / 5)
-    assert trade.loc[0.78, "read_wrong_without_a_question_mark"] == pytest.approx(1 / 5)
+    assert trade.loc[0.7, "read_wrong_without_a_question_mark"] == pytest.approx(1 / 5)  # "35" left
+    assert trade.loc[0.78, "read_wrong_without_a_question_mark"] == 0
     assert trade.loc[0.78, "read_exactly"] == trade.loc[0.0, "read_exactly"] == pytest.approx(2 / 5)
+    # the measure set beside it: the product of the reader's digits' peaks, which a digit too few leaves at 1
+    together = number_tables.digits_together(pieces)
+    np.testing.assert_allclose(together, [0.9405] * 2 + [0.765] * 2 + [0.792] * 2 + [0.495] * 2 + [1.0])
+    by_peaks = number_tables.number_question_marks(pieces.assign(reading_probability=together), digit_flags, 0.78)
+    assert np.flatnonzero(by_peaks).tolist() == [3]  # "35"; the "9" goes by
     # a table read with a number reader is replayed with the shipped number's "?"; one without, with none
     shipped = reader.load_number_unsure_below()
     assert shipped in number_tables.NUMBER_THRESHOLD_GRID

@@ -85,8 +85,10 @@ def number_pieces(
     text: "07" is not 7; "?" for a non-digit) and count of digits, the count of digits read, the
     place, whether the digit came out of a part wider than `predict.WIDE_PART` (`cut`), whether
     the number reader read it (`by_reader`), whether the predictor had a number reader
-    (`with_reader`) and whether the predictor flagged it "?" (at its temperature, under the rule of
-    the time); a number read as nothing has one row at place -1.
+    (`with_reader`), the reader's probability of what it read of the number as a whole
+    (`reading_probability`, the same on each of the number's rows) and whether the predictor
+    flagged it "?" (at its temperature, under the rule of the time); a number read as nothing has
+    one row at place -1.
     And each row's probabilities (zeros at place -1), so a table can be read again at another
     temperature: its confidences, not its cuts, which the predictor chose at its own temperature."""
     import pandas as pd
@@ -125,7 +127,16 @@ def number_pieces(
                     ]
                 )
                 probabilities.append(np.zeros(config.NUM_CLASSES, np.float32))
-            tables.append(table.assign(gap=gap, number=k, truth=truth, digits=len(truth), pieces=read))
+            tables.append(
+                table.assign(
+                    gap=gap,
+                    number=k,
+                    truth=truth,
+                    digits=len(truth),
+                    pieces=read,
+                    reading_probability=reading.reading_probability,
+                )
+            )
     columns = ["gap", "number", "truth", "digits", "pieces", "position", "cut", "by_reader", "with_reader", "flagged"]
     pieces = pd.concat(tables, ignore_index=True).assign(with_reader=predictor.number_reader_path is not None)
     return pieces[columns + [c for c in pieces if c not in columns]], np.stack(probabilities).astype(np.float32)
@@ -218,7 +229,7 @@ def number_flags(
     of `rule.REPLACEABLE` left out; digits of the number reader (`by_reader`) by its own threshold,
     `unsure_below`, and where it read a non-digit; where the table has the digit detector's
     probabilities (`not_digit`), those above `not_digit_above`; and on top, the "?" on the
-    reader's digits together below `number_unsure_below` (`number_question_marks`). Defaults: the
+    reader's reading below `number_unsure_below` (`number_question_marks`). Defaults: the
     shipped rules (the number's "?" and the replaced parts only on numbers read with a number
     reader and a detector, which is where they were chosen). A number read as nothing (position
     -1) has no digit to flag."""
@@ -246,24 +257,39 @@ def number_flags(
 
 
 def number_question_marks(pieces: Any, flags: np.ndarray, unsure_below: float) -> np.ndarray:
-    """The number's "?" (`rule.number_question_mark`, counting the number reader's digits) on the
-    digits of a `number_pieces` table, each number judged as the predictor judges it, with `flags`
-    the "?" on its digits already."""
+    """The number's "?" (`rule.number_question_mark`: the reader's `reading_probability` below
+    `unsure_below`, on the least sure of its digits) on the digits of a `number_pieces` table,
+    each number judged as the predictor judges it, with `flags` the "?" on its digits already."""
     marks = np.zeros(len(pieces), bool)
     if unsure_below <= 0:
         return marks
     keys = [key for key in ("run", "gap", "number") if key in pieces]
-    frame = pieces[keys + ["position", "confidence", "by_reader"]].assign(
+    frame = pieces[keys + ["position", "confidence", "by_reader", "reading_probability"]].assign(
         flag=np.asarray(flags, bool), row=np.arange(len(pieces))
     )
     frame = frame[frame["position"] >= 0].sort_values(keys + ["position"])
     for _, number in frame.groupby(keys, sort=False):
         at = rule.number_question_mark(
-            number["confidence"].tolist(), number["flag"].tolist(), unsure_below, number["by_reader"].tolist()
+            number["confidence"].tolist(),
+            number["flag"].tolist(),
+            float(number["reading_probability"].iloc[0]),
+            unsure_below,
+            number["by_reader"].tolist(),
         )
         if at is not None:
             marks[number["row"].iloc[at]] = True
     return marks
+
+
+def digits_together(pieces: Any) -> np.ndarray:
+    """Per row of a `number_pieces` table, its number's product of the reader's digits' confidences
+    where it has two or more of them, else 1: the peaks of single frames, the measure set beside
+    `reading_probability` (pass it as that column to replay a "?" on it)."""
+    keys = [key for key in ("run", "gap", "number") if key in pieces]
+    counted = pieces["confidence"].where(pieces["by_reader"] & (pieces["position"] >= 0))
+    numbers = counted.groupby([pieces[key] for key in keys])
+    product = numbers.transform(lambda confidences: confidences.prod() if confidences.count() >= 2 else 1.0)
+    return product.to_numpy(float)
 
 
 def choose_number_threshold(
@@ -445,24 +471,30 @@ def reader_or_cuts_figure(exact: Any) -> Any:
     return fig
 
 
-def number_threshold_figure(trade: Any, chosen: float) -> Any:
-    """The trade of the number's "?" (`choose_number_threshold`'s table): the right numbers it
-    flags against the wrong ones without a "?" it catches, one point per threshold, `chosen` marked."""
+def number_threshold_figure(trades: dict[str, Any], chosen: float) -> Any:
+    """The trade of the number's "?" measured several ways (name -> `choose_number_threshold`'s
+    table): the right numbers it flags against the wrong ones without a "?" it catches, one point
+    per threshold; `chosen` marked on the first."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    x, y = 100 * trade["right_numbers_flagged"], 100 * trade["silent_wrong_flagged"]
-    ax.plot(x, y, marker="o")
-    at_point: dict[tuple[float, float], list[str]] = {}  # thresholds that flag the same numbers share a label
-    for threshold in trade.index:
-        at_point.setdefault((x[threshold], y[threshold]), []).append(f"{threshold:g}")
-    for point, names in at_point.items():
-        ax.annotate(", ".join(names), point, textcoords="offset points", xytext=(5, -11), fontsize=9)
-    ax.plot([x[chosen]], [y[chosen]], "o", markersize=12, fillstyle="none", color="C3", label=f"chosen: {chosen:g}")
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    for k, (name, trade) in enumerate(trades.items()):
+        x, y = 100 * trade["right_numbers_flagged"], 100 * trade["silent_wrong_flagged"]
+        ax.plot(x, y, marker="o", color=f"C{k}", label=name)
+        at_point: dict[tuple[float, float], list[str]] = {}  # thresholds that flag the same numbers share a label
+        for threshold in trade.index[trade.index > 0]:
+            at_point.setdefault((x[threshold], y[threshold]), []).append(f"{threshold:g}")
+        for point, names in at_point.items():
+            offset = (5, -11) if k == 0 else (5, 4)
+            ax.annotate(", ".join(names), point, textcoords="offset points", xytext=offset, fontsize=8, color=f"C{k}")
+        if k == 0:
+            ax.plot(
+                [x[chosen]], [y[chosen]], "o", markersize=12, fillstyle="none", color="C3", label=f"chosen: {chosen:g}"
+            )
     ax.axvline(100 * rule.MAX_CORRECT_FLAGGED, color="grey", linestyle=":", label="the limit on right numbers")
     ax.set(xlabel="numbers read right that it flags (%)", ylabel='wrong with no other "?" that it flags (%)')
-    ax.set_title('validation numbers: a "?" on the reader\'s digits together')
-    ax.legend(loc="lower right", fontsize=9)
+    ax.set_title('validation numbers: a "?" on the number as a whole')
+    ax.legend(loc="lower right", fontsize=8)
     return fig
 
 

@@ -62,6 +62,8 @@ class NumberReading:
     digits: list[Prediction]
     cut: list[bool] = field(default_factory=list)  # per digit: from a part wider than WIDE_PART
     by_reader: list[bool] = field(default_factory=list)  # per digit: read by the number reader
+    # the number reader's probability of what it read, its parts' readings as a whole (1: it read none)
+    reading_probability: float = 1.0
 
     @property
     def text(self) -> str:
@@ -250,17 +252,20 @@ class Predictor:
         pieces best (`_cut_apart`). Narrower parts are read by the digit model, one digit each.
         The model's digits are flagged as the rule's `shape_checks_in_numbers` says, the reader's
         below `reader_unsure_below` or where it reads something that is not a digit; a number whose
-        reader's digits (two or more) are less sure than `number_unsure_below` together gets a "?"
-        on the least sure of them."""
+        reading the reader is less sure of, as a whole, than `number_unsure_below` gets a "?" on the
+        least sure of the reader's digits."""
         grey, inverted, parts = segment.number_parts(image)
         line_height = max((segment.ink_extent(part)[2] for part in parts), default=0)
         slots: list[tuple[preprocess.Stages, bool] | list[Prediction]] = []
+        reading_probability = 1.0
         for part in parts:
             start, stop, _ = segment.ink_extent(part)
             if stop - start <= WIDE_PART * line_height:
                 slots.append((segment.piece_stages(grey, part, start, stop, inverted), False))
             elif self._line_graph is not None:
-                slots.append(self._one_wide_digit(grey, part, inverted, self._read_line(segment.line_from_ink(part))))
+                read, probability = self._read_line(segment.line_from_ink(part))
+                reading_probability *= probability
+                slots.append(self._one_wide_digit(grey, part, inverted, read))
             else:
                 slots += [(stages, True) for stages in self._cut_apart(grey, part, inverted, line_height)]
         slots = [slot for slot in slots if isinstance(slot, list) or not slot[0].blank]
@@ -279,16 +284,15 @@ class Predictor:
                 digits.append(next(read_by_model))
                 cut.append(slot[1])
                 by_reader.append(False)
-        self._question_the_number(digits, by_reader)
-        return NumberReading(digits, cut, by_reader)
+        self._question_the_number(digits, by_reader, reading_probability)
+        return NumberReading(digits, cut, by_reader, reading_probability)
 
-    def _question_the_number(self, digits: list[Prediction], by_reader: list[bool]) -> None:
-        """The number's "?" (`rule.number_question_mark`, on the reader's digits), on its least sure digit."""
-        confidences = [p.confidence for p in digits]
+    def _question_the_number(self, digits: list[Prediction], by_reader: list[bool], probability: float) -> None:
+        """The number's "?" (`rule.number_question_mark`), on the least sure of the reader's digits."""
         flagged = [p.status != "ok" for p in digits]
-        weakest = rule.number_question_mark(confidences, flagged, self.number_unsure_below, by_reader)
+        confidences = [p.confidence for p in digits]
+        weakest = rule.number_question_mark(confidences, flagged, probability, self.number_unsure_below, by_reader)
         if weakest is not None:
-            probability = float(np.prod([c for c, counted in zip(confidences, by_reader) if counted]))
             digit = digits[weakest]
             digit.status, digit.why = "uncertain", rule.NUMBER_UNSURE
             digit.reasons = [rule.number_unsure_reason(probability, self.number_unsure_below)]
@@ -310,15 +314,18 @@ class Predictor:
             read[0].reasons = [rule.not_digit_reason(not_digit), *read[0].reasons]
         return read
 
-    def _read_line(self, line: np.ndarray) -> list[Prediction]:
-        """The digits of a line (`segment.line_from_ink`) as the number reader reads them; a
-        digit it is less than `reader_unsure_below` sure of is flagged "?", and so is whatever it
-        reads as not a digit (a letter or a shape among the digits)."""
+    def _read_line(self, line: np.ndarray) -> tuple[list[Prediction], float]:
+        """The digits of a line (`segment.line_from_ink`) as the number reader reads them, and its
+        probability of that reading as a whole (`reader.reading_probabilities`); a digit it is
+        less than `reader_unsure_below` sure of is flagged "?", and so is whatever it reads as not
+        a digit (a letter or a shape among the digits)."""
         assert self._line_graph is not None
         if not line.any():
-            return []
+            return [], 1.0
+        logits = self._line_graph(line[np.newaxis, ..., np.newaxis]).numpy()
+        readings = reader.decode(logits)
         predictions = []
-        for read in reader.decode(self._line_graph(line[np.newaxis, ..., np.newaxis]).numpy())[0]:
+        for read in readings[0]:
             window = reader.frame_window(line, read.frame)
             if not read.is_digit:
                 status, why = "uncertain", rule.NOT_A_DIGIT
@@ -340,7 +347,7 @@ class Predictor:
                     not_digit=read.not_digit,
                 )
             )
-        return predictions
+        return predictions, float(reader.reading_probabilities(logits, readings)[0])
 
     def _cut_apart(
         self, grey: np.ndarray, part: np.ndarray, inverted: bool, line_height: int

@@ -18,6 +18,7 @@ notebook 07 and written beside the reader (`write_unsure_below`)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import multiprocessing
@@ -259,6 +260,27 @@ def decode(logits: np.ndarray) -> list[list[LineDigit]]:
             element.not_digit = float(other / (other + row[element.digit]))
         readings.append(read)
     return readings
+
+
+def reading_probabilities(logits: np.ndarray, readings: list[list[LineDigit]]) -> np.ndarray:
+    """The probability the reader gives each line's reading as a whole (`decode`'s elements in order,
+    a non-digit as `NOT_DIGIT`), summed over every way of placing them on the frames: minus the CTC
+    loss, exponentiated. The elements' own confidences look at one frame each; this falls too where
+    the reader doubts how many elements there are (a digit too many or too few)."""
+    targets = np.full((len(readings), max([1, *map(len, readings)])), -1)
+    for row, reading in enumerate(readings):
+        targets[row, : len(reading)] = [element.digit if element.is_digit else NOT_DIGIT for element in reading]
+    loss = _traced_ctc_loss()(targets.astype(np.int32), np.asarray(logits, np.float32))
+    return np.exp(-np.asarray(loss, np.float64))
+
+
+@functools.cache
+def _traced_ctc_loss() -> Any:
+    """`ctc_loss` traced once for any batch and label length: called eagerly, the op is set up
+    anew on each call, which costs far more than reading a line."""
+    tf = runtime.import_tensorflow()
+    signature = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None, CLASSES), tf.float32)]
+    return tf.function(ctc_loss, input_signature=signature)
 
 
 def read_lines(model: Any, lines: np.ndarray, batch_size: int = 512) -> list[str]:

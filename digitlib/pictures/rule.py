@@ -220,23 +220,26 @@ NUMBER_UNSURE = "not sure of the digits that touch"  # the card's few words for 
 
 
 def number_question_mark(
-    confidences: Sequence[float], flagged: Sequence[bool], unsure_below: float, counted: Sequence[bool] | None = None
+    confidences: Sequence[float],
+    flagged: Sequence[bool],
+    reading_probability: float,
+    unsure_below: float,
+    counted: Sequence[bool] | None = None,
 ) -> int | None:
     """Where a number gets its number's "?": on the least sure of its `counted` digits (default:
-    all; the predictor counts the number reader's), when at least two are counted, none of the
-    number's digits is flagged already and the counted digits' probability together (the product
-    of their confidences) is below `unsure_below`; None where it gets none."""
+    all; the predictor counts the number reader's), when one at least is counted, none of the
+    number's digits is flagged already and the number reader's probability of what it read, as a
+    whole (`reader.reading_probabilities`, over its parts), is below `unsure_below`; None where it
+    gets none."""
     places = [i for i in range(len(confidences)) if counted is None or counted[i]]
-    if len(places) < 2 or any(flagged):
-        return None
-    if not float(np.prod([confidences[i] for i in places])) < unsure_below:
+    if not places or any(flagged) or not reading_probability < unsure_below:
         return None
     return min(places, key=lambda i: confidences[i])
 
 
 def number_unsure_reason(probability: float, unsure_below: float) -> str:
     """The reason in full on the digit that carries a number's "?"."""
-    return f"the number reader's digits together are {probability:.0%} sure, below {unsure_below:.0%}"
+    return f"the number reader is {probability:.0%} sure of the digits it read together, below {unsure_below:.0%}"
 
 
 def rule_table(predictions: list, labels: np.ndarray) -> Any:
