@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 
 import nbformat
 import numpy as np
@@ -23,30 +22,13 @@ SMOKE = parameters.read_params(config.PARAMS_DIR / "smoke.yaml")
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, small_sweep):
-    """Every notebook executed once, as users run them: the smoke parameters injected by papermill
-    (notebook 05 reading the session's small sweep), executed in order by nbval, which checks the
-    cells marked NBVAL_CHECK_OUTPUT against the rendered outputs they were prepared from."""
-    out_dir = tmp_path_factory.mktemp("smoke")
-    _, table, _, _ = small_sweep
-    params = {**SMOKE, "ABLATION_TABLE": str(table), "FULL_BUDGET_TABLE": str(table)}
-    prepared = pipeline.run_notebooks(params, out_dir, execute=False)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--nbval-lax",
-        "--nbval-current-env",
-        "--nbval-cell-timeout=1200",
-        "--nbval-sanitize-with",
-        str(config.PROJ_ROOT / "tests" / "nbval_sanitize.cfg"),
-        *map(str, prepared),
-    ]
-    checked = subprocess.run(command, capture_output=True, text=True, cwd=config.PROJ_ROOT, timeout=1800)
-    return out_dir, prepared, checked
+def smoke_run(notebooks_in_background):
+    """Every notebook executed once, as users run them (started with the session by the conftest's
+    `notebooks_in_background`): the run folder, the prepared notebooks and nbval's finished process."""
+    assert notebooks_in_background is not None, "the session did not start the notebooks' smoke run"
+    out_dir, prepared, process, log = notebooks_in_background
+    returncode = process.wait(timeout=1800)
+    return out_dir, prepared, subprocess.CompletedProcess(process.args, returncode, log.read_text(), "")
 
 
 def _outputs(notebook) -> list[dict]:
