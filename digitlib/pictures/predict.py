@@ -128,7 +128,7 @@ class Predictor:
         self.number_reader_path = self._number_reader_file(number_reader_path)
         self._line_graph = None
         self.reader_unsure_below = float("nan")
-        self.number_unsure_below = 0.0  # a "?" on the reader's digits below this probability together (0: none)
+        self.number_unsure_below = 0.0  # a "?" where the reader's whole reading is less sure (0: none)
         self.replaced_in_numbers: set[str] = set()  # the parts the detector stands in for in a number
         if self.number_reader_path is not None:
             line_model = runtime.keras().models.load_model(self.number_reader_path, compile=False, safe_mode=True)

@@ -385,9 +385,9 @@ def _number_rule(reader_path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_number_unsure_below(reader_path: str | os.PathLike = SHIPPED_READER) -> float:
-    """The threshold on the probability of the reader's digits together chosen beside the reader at
-    `reader_path` (notebook 07): a number whose reader's digits are less sure than it gets a "?".
-    0 (no such "?") where the file has none."""
+    """The threshold on the reader's probability of its whole reading (`reading_probabilities`)
+    chosen beside the reader at `reader_path` (notebook 07): a number whose reading is less sure
+    than it gets a "?". 0 (no such "?") where the file has none."""
     return float(_number_rule(reader_path).get("number_unsure_below", 0.0))
 
 
@@ -406,7 +406,7 @@ def write_unsure_below(
     detector_replaces: Sequence[str] = (),
 ) -> Path:
     """Write the rule for numbers read with the reader beside it: the "?" thresholds on a digit and
-    on the reader's digits together, and the parts of the digit rule the detector stands in for in
+    on the reader's whole reading, and the parts of the digit rule the detector stands in for in
     a number, with how they were `chosen`."""
     rule = {
         "unsure_below": unsure_below,
