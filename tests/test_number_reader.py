@@ -115,20 +115,21 @@ def test_the_ctc_loss_is_low_for_the_right_digits_and_high_for_wrong_ones():
 
 
 def test_a_reading_is_as_probable_as_every_path_of_frames_that_spells_it():
-    """The reading's probability (digits, and a non-digit as one) against the sum, by brute force,
-    over every sequence of classes on 4 frames that collapses to it; and a doubt about the count
-    (frames unsure between a digit and the blank) lowers it while each digit stays sure."""
+    """The greedy reading's probability (its digits, and a non-digit as one) against the sum, by
+    brute force, over every sequence of classes on 4 frames that collapses to it; and a doubt
+    about the count (a frame unsure between a digit and the blank) lowers it while each digit
+    stays sure."""
     import itertools
 
     from scipy.special import softmax
 
-    logits = np.random.default_rng(0).normal(0, 2, (3, 4, reader.CLASSES)).astype(np.float32)
-    readings = [
-        [reader.LineDigit(3, np.eye(10)[3], 0)],
-        [reader.LineDigit(3, np.eye(10)[3], 0), reader.LineDigit(5, np.eye(10)[5], 2, not_digit=0.9)],
-        [],
-    ]
-    spelled = [(3,), (3, reader.NOT_DIGIT), ()]
+    logits = np.random.default_rng(0).normal(0, 1, (3, 4, reader.CLASSES)).astype(np.float32)
+    logits[:, :, reader.BLANK] += 3  # nothing read, but for:
+    logits[1, 1, 3] += 5  # a 3
+    logits[2, 0, 3] += 5  # a 3, then something that is not a digit
+    logits[2, 2, reader.NOT_DIGIT] += 5
+    spelled = [tuple(d.digit if d.is_digit else reader.NOT_DIGIT for d in line) for line in reader.decode(logits)]
+    assert spelled == [(), (3,), (3, reader.NOT_DIGIT)]
     probabilities = softmax(logits.astype(np.float64), axis=-1)
 
     def collapse(path: tuple[int, ...]) -> tuple[int, ...]:
@@ -140,13 +141,17 @@ def test_a_reading_is_as_probable_as_every_path_of_frames_that_spells_it():
         sum(np.prod(probabilities[row, range(4), path]) for path in paths if collapse(path) == spelled[row])
         for row in range(3)
     ]
-    np.testing.assert_allclose(reader.reading_probabilities(logits, readings), expected, rtol=1e-4)
+    np.testing.assert_allclose(reader.reading_probabilities(logits, reader.decode(logits)), expected, rtol=1e-9)
+    # and the same as the CTC loss the reader is trained on
+    targets = np.array([[-1, -1], [3, -1], [3, reader.NOT_DIGIT]])
+    np.testing.assert_allclose(np.exp(-np.asarray(reader.ctc_loss(targets, logits))), expected, rtol=1e-4)
     sure = _logits([reader.BLANK, 4, reader.BLANK, 2, reader.BLANK, reader.BLANK], sure=8.0)
     doubting = sure.copy()
     doubting[0, 5, 2] = 7.7  # the last frame nearly as likely a second 2 as nothing: "42" or "422"?
-    one, two = (reader.reading_probabilities(lines, reader.decode(lines)) for lines in (sure, doubting))
+    both = np.concatenate([sure, doubting])
+    one, two = reader.reading_probabilities(both, reader.decode(both))
     assert [d.digit for d in reader.decode(doubting)[0]] == [4, 2]
-    assert one[0] > 0.95 and two[0] < 0.6 and reader.decode(doubting)[0][1].confidence > 0.99
+    assert one > 0.95 and two < 0.6 and reader.decode(doubting)[0][1].confidence > 0.99
 
 
 def test_reader_parameters_are_checked_by_their_notebook_names():

@@ -230,13 +230,16 @@ def _background(ink: np.ndarray, cells: int = 6) -> np.ndarray:
     cells = max(1, min(cells, height, width))  # every cell at least one pixel: a thin strip has fewer
     rows = np.linspace(0, height, cells + 1).astype(int)
     cols = np.linspace(0, width, cells + 1).astype(int)
-    grid = np.array(
-        [
-            [np.percentile(ink[rows[i] : rows[i + 1], cols[j] : cols[j + 1]], 30) for j in range(cells)]
-            for i in range(cells)
-        ],
-        dtype=np.float32,
-    )
+    # one percentile call per shape of cell (at most four), not per cell: on a small picture the
+    # calls, not the sorting, are the cost
+    by_shape: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for i in range(cells):
+        for j in range(cells):
+            by_shape.setdefault((rows[i + 1] - rows[i], cols[j + 1] - cols[j]), []).append((i, j))
+    grid = np.empty((cells, cells), np.float32)
+    for places in by_shape.values():
+        stacked = np.stack([ink[rows[i] : rows[i + 1], cols[j] : cols[j + 1]].ravel() for i, j in places])
+        grid[tuple(zip(*places))] = np.percentile(stacked, 30, axis=1)
     # a cell mostly covered by ink would claim the ink as background: cap each cell by its neighbourhood
     padded = np.pad(grid, 1, mode="edge")
     neighbours = np.min(

@@ -18,7 +18,6 @@ notebook 07 and written beside the reader (`write_unsure_below`)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import multiprocessing
@@ -263,24 +262,45 @@ def decode(logits: np.ndarray) -> list[list[LineDigit]]:
 
 
 def reading_probabilities(logits: np.ndarray, readings: list[list[LineDigit]]) -> np.ndarray:
-    """The probability the reader gives each line's reading as a whole (`decode`'s elements in order,
-    a non-digit as `NOT_DIGIT`), summed over every way of placing them on the frames: minus the CTC
-    loss, exponentiated. The elements' own confidences look at one frame each; this falls too where
-    the reader doubts how many elements there are (a digit too many or too few)."""
-    targets = np.full((len(readings), max([1, *map(len, readings)])), -1)
-    for row, reading in enumerate(readings):
-        targets[row, : len(reading)] = [element.digit if element.is_digit else NOT_DIGIT for element in reading]
-    loss = _traced_ctc_loss()(targets.astype(np.int32), np.asarray(logits, np.float32))
-    return np.exp(-np.asarray(loss, np.float64))
+    """The probability the reader gives each line's reading as a whole (`decode`'s elements in
+    order, a non-digit as `NOT_DIGIT`), summed over every way of placing them on the frames: what
+    `ctc_loss` gives as minus its log. The elements' own confidences look at one frame each; this
+    falls too where the reader doubts how many elements there are (a digit too many or too few)."""
+    from scipy.special import softmax
+
+    probabilities = softmax(np.asarray(logits, np.float64), axis=-1)
+    return np.array(
+        [
+            _spelled(line, [element.digit if element.is_digit else NOT_DIGIT for element in reading])
+            for line, reading in zip(probabilities, readings, strict=True)
+        ]
+    )
 
 
-@functools.cache
-def _traced_ctc_loss() -> Any:
-    """`ctc_loss` traced once for any batch and label length: called eagerly, the op is set up
-    anew on each call, which costs far more than reading a line."""
-    tf = runtime.import_tensorflow()
-    signature = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None, CLASSES), tf.float32)]
-    return tf.function(ctc_loss, input_signature=signature)
+def _spelled(probabilities: np.ndarray, labels: list[int]) -> float:
+    """CTC's forward pass (Graves et al., ICML 2006) over one line's frame probabilities (frames,
+    `CLASSES`) for `labels`, rescaled at each frame so that nothing underflows. `ctc_loss` computes
+    the same in Keras ops, for training; called on one line it costs several times the reader's
+    own call, here a fraction of it."""
+    path = np.full(2 * len(labels) + 1, BLANK)  # a blank before, between and after the labels
+    path[1::2] = labels
+    skips = np.zeros(len(path), bool)  # from two places back, past a blank, where the labels differ
+    skips[3::2] = np.diff(labels) != 0
+    alpha = np.zeros(len(path))
+    alpha[: min(2, len(path))] = probabilities[0, path[:2]]
+    log_scale = 0.0
+    for row in probabilities[1:]:
+        previous = alpha
+        alpha = previous.copy()
+        alpha[1:] += previous[:-1]
+        alpha[2:] += np.where(skips[2:], previous[:-2], 0.0)
+        alpha *= row[path]
+        total = alpha.sum()
+        if total <= 0:
+            return 0.0
+        alpha /= total
+        log_scale += math.log(total)
+    return float(math.exp(log_scale) * alpha[-2:].sum()) if labels else float(math.exp(log_scale) * alpha[-1])
 
 
 def read_lines(model: Any, lines: np.ndarray, batch_size: int = 512) -> list[str]:
