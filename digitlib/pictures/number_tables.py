@@ -481,9 +481,11 @@ def number_threshold_figure(trades: dict[str, Any], chosen: float) -> Any:
     for k, (name, trade) in enumerate(trades.items()):
         x, y = 100 * trade["right_numbers_flagged"], 100 * trade["silent_wrong_flagged"]
         ax.plot(x, y, marker="o", color=f"C{k}", label=name)
-        at_point: dict[tuple[float, float], list[str]] = {}  # thresholds that flag the same numbers share a label
+        at_point: dict[tuple[float, float], list[str]] = {}  # thresholds at (nearly) one point share a label
         for threshold in trade.index[trade.index > 0]:
-            at_point.setdefault((x[threshold], y[threshold]), []).append(f"{threshold:g}")
+            point = (x[threshold], y[threshold])
+            near = [p for p in at_point if abs(p[0] - point[0]) < 0.3 and abs(p[1] - point[1]) < 3]
+            at_point.setdefault(near[0] if near else point, []).append(f"{threshold:g}")
         for point, names in at_point.items():
             offset = (5, -11) if k == 0 else (5, 4)
             ax.annotate(", ".join(names), point, textcoords="offset points", xytext=offset, fontsize=8, color=f"C{k}")
