@@ -74,13 +74,16 @@ SMOKE_VARIANTS = {
 
 
 def validation_lines(images: np.ndarray, labels: np.ndarray, numbers: int, seed: int):
-    """Numbers of 2 to 5 digits drawn as `number_tables.number_pieces` draws them, composed at each of
+    """Numbers of 2 to 5 digits drawn as `number_tables.number_pieces` draws them (each digit moving
+    up or down by up to `number_tables.NUMBER_RISE` pixels), composed at each of
     `number_tables.NUMBER_GAPS` and brought to the reader's input; with their texts, per gap."""
     at_gaps = number_tables.numbers_at_gaps(images, labels, numbers, number_tables.NUMBER_GAPS, seed)
-    texts = {gap: ["".join(str(d) for d in number) for number in drawn] for gap, (drawn, _) in at_gaps.items()}
+    texts = {gap: ["".join(str(d) for d in number) for number in drawn] for gap, (drawn, _, _) in at_gaps.items()}
     lines = {
-        gap: np.stack([segment.to_line(synthetic.compose_number(digits, gap)) for digits in chosen]).astype(np.float32)
-        for gap, (_, chosen) in at_gaps.items()
+        gap: np.stack(
+            [segment.to_line(synthetic.compose_number(d, gap, rises=up)) for d, up in zip(chosen, rises)]
+        ).astype(np.float32)
+        for gap, (_, chosen, rises) in at_gaps.items()
     }
     return lines, texts
 
@@ -116,6 +119,7 @@ def main() -> int:
         "backend": keras.backend.backend(),
         "smoke": args.smoke,
         "validation_numbers_per_gap": len(texts[number_tables.NUMBER_GAPS[0]]),
+        "number_rise": number_tables.NUMBER_RISE,  # the digits' wander in the validation numbers (none: 0)
         "variants": [],
     }
     for name, changes in (SMOKE_VARIANTS if args.smoke else VARIANTS).items():

@@ -228,7 +228,7 @@ def test_the_shipped_reader_reads_touching_and_apart_test_numbers(mnist):
     # exactly); cutting reads far fewer overlapping ones right (notebook 07)
     outcomes = number_tables.number_reading(predictor, x_test, y_test, numbers=60, gaps=(-4, 8), seed=5)
     overlapping, apart = outcomes["read_exactly"]
-    assert overlapping >= 0.5 and apart >= 0.85 and outcomes["right_count"].iloc[1] == 1, outcomes
+    assert overlapping >= 0.4 and apart >= 0.85 and outcomes["right_count"].iloc[1] == 1, outcomes
     # a digit apart is the digit model's; touching ones are the reader's, in their places
     reading = predictor.read_number(synthetic.compose_number(_digits(mnist, "5073"), [12, -3, 10]))
     assert [p.digit for p in reading.digits] == [5, 0, 7, 3] and reading.by_reader == [False, True, True, False]
@@ -287,6 +287,17 @@ def test_the_predictor_reads_the_reader_threshold_beside_the_reader(tmp_path):
     assert reader.load_number_unsure_below(tmp_path / "other.keras") == 0.0
 
 
+def test_a_composed_digit_moves_down_by_its_rise_and_no_further_than_the_margin(mnist):
+    level = synthetic.compose_number(_digits(mnist, "3"), 0)
+    moved = synthetic.compose_number(_digits(mnist, "3"), 0, rises=[3])
+    assert moved.shape == level.shape and np.array_equal(np.roll(level, 3, axis=0), moved)
+    both = synthetic.compose_number(_digits(mnist, "3") * 2, 8, rises=[-2, 2])
+    ink = [np.flatnonzero(both[:, columns].max(axis=1)) for columns in (slice(0, 30), slice(30, None))]
+    assert ink[1][0] - ink[0][0] == 4  # the same 3, four rows lower
+    with pytest.raises(ValueError, match="rises"):
+        synthetic.compose_number(_digits(mnist, "33"), 8, rises=[0, synthetic.MAX_RISE + 1])
+
+
 def test_the_reader_alone_reads_the_numbers_the_predictor_is_given(mnist):
     """`reader_alone` composes the numbers `number_pieces` composes for the same digits and seed (other
     numbers at each gap), and
@@ -297,8 +308,8 @@ def test_the_reader_alone_reads_the_numbers_the_predictor_is_given(mnist):
     at_gaps = number_tables.numbers_at_gaps(x_test, y_test, 4, (-4, 8), seed=3)
     assert alone.loc[8, "truth"].tolist() == ["".join(str(d) for d in number) for number in at_gaps[8][0]]
     assert alone.loc[8, "truth"].tolist() != alone.loc[-4, "truth"].tolist()  # other numbers at each gap
-    chosen = at_gaps[-4][1]
-    lines = np.stack([segment.to_line(synthetic.compose_number(digits, -4)) for digits in chosen])
+    _, chosen, rises = at_gaps[-4]
+    lines = np.stack([segment.to_line(synthetic.compose_number(d, -4, rises=up)) for d, up in zip(chosen, rises)])
     model = runtime.keras().models.load_model(SHIPPED_READER, compile=False)
     assert alone.loc[-4, "read"].tolist() == reader.read_lines(model, lines.astype(np.float32))
     assert (alone["read_exactly"] == (alone["read"] == alone["truth"])).all()
@@ -369,7 +380,10 @@ def test_numbers_differ_at_each_gap_and_a_non_digit_takes_one_place(mnist):
     again = number_tables.numbers_at_gaps(x_test, y_test, 5, (-2, 8), seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(at_gaps[8][0], again[8][0]))  # the same for a seed
     letter = np.full((28, 28), 7, np.uint8)
-    drawn, chosen = at_gaps[8]
+    drawn, chosen, rises = at_gaps[8]
+    # each digit moves up or down by up to NUMBER_RISE pixels, and a number's digits do not all move alike
+    assert all(np.abs(up).max() <= number_tables.NUMBER_RISE for up in rises)
+    assert any(len(set(up)) > 1 for up in rises) and all(len(up) == len(d) for up, d in zip(rises, drawn))
     labels, pictures = number_tables.with_non_digits(drawn, chosen, [letter], seed=1)
     for number, swapped, original, digits in zip(labels, pictures, drawn, chosen):
         place = number.index(-1)

@@ -27,27 +27,36 @@ READER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 NUMBER_THRESHOLD_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)
 
 NUMBER_GAPS = (-4, -2, 0, 3, 8, 15)  # pixels between neighbouring digits: overlapping, touching, apart
+NUMBER_RISE = 4  # each digit of a measured number moves up or down by up to this many pixels
+
+Drawn = tuple[list[np.ndarray], list[list[np.ndarray]], list[np.ndarray]]  # digits, pictures, rises
 
 
-def draw_numbers(
-    images: np.ndarray, labels: np.ndarray, numbers: int, seed: int = 0
-) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+def draw_numbers(images: np.ndarray, labels: np.ndarray, numbers: int, seed: int = 0, rise: int = NUMBER_RISE) -> Drawn:
     """`numbers` numbers of 2 to 5 random digits, each with one of `images` (with their `labels`)
-    drawn for each of its digits: the digits and the pictures, the same for a seed."""
+    drawn for each of its digits, and how far each digit moves up or down (up to `rise` pixels,
+    for `synthetic.compose_number`): the digits, the pictures and the rises, the same for a seed
+    (and the digits and pictures the same whatever `rise`)."""
     rng = np.random.default_rng(seed)
     by_digit = [np.flatnonzero(labels == digit) for digit in range(config.NUM_CLASSES)]
     drawn = [rng.integers(0, 10, int(rng.integers(2, 6))) for _ in range(numbers)]
-    return drawn, [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+    pictures = [[images[rng.choice(by_digit[d])] for d in number] for number in drawn]
+    return drawn, pictures, [rng.integers(-rise, rise + 1, len(number)) for number in drawn]
 
 
 def numbers_at_gaps(
-    images: np.ndarray, labels: np.ndarray, numbers: int, gaps: Sequence[int], seed: int = 0
-) -> dict[int, tuple[list[np.ndarray], list[list[np.ndarray]]]]:
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int,
+    gaps: Sequence[int],
+    seed: int = 0,
+    rise: int = NUMBER_RISE,
+) -> dict[int, Drawn]:
     """`draw_numbers` for each gap of `gaps`: `numbers` numbers each, other numbers at each gap, so
     that numbers pooled over gaps are as many different numbers (the same for a seed)."""
-    drawn, chosen = draw_numbers(images, labels, numbers * len(gaps), seed)
+    drawn = draw_numbers(images, labels, numbers * len(gaps), seed, rise)
     return {
-        gap: (drawn[i * numbers : (i + 1) * numbers], chosen[i * numbers : (i + 1) * numbers])
+        gap: tuple(part[i * numbers : (i + 1) * numbers] for part in drawn)  # type: ignore[misc]
         for i, gap in enumerate(gaps)
     }
 
@@ -96,12 +105,12 @@ def number_pieces(
     if numbers < 1:
         raise ValueError(f"numbers must be at least 1, got {numbers}")
     tables, probabilities = [], []
-    for gap, (drawn, chosen) in numbers_at_gaps(images, labels, numbers, gaps, seed).items():
+    for gap, (drawn, chosen, rises) in numbers_at_gaps(images, labels, numbers, gaps, seed).items():
         truths: list[list[int]] = [[int(d) for d in number] for number in drawn]
         if non_digits is not None:
             truths, chosen = with_non_digits(drawn, chosen, non_digits, seed + 1)
-        for k, (number, digits) in enumerate(zip(truths, chosen)):
-            reading = predictor.read_number(compose_number(digits, gap))
+        for k, (number, digits, rise) in enumerate(zip(truths, chosen, rises)):
+            reading = predictor.read_number(compose_number(digits, gap, rises=rise))
             truth = "".join("?" if d < 0 else str(d) for d in number)
             read = len(reading.digits)
             if read:
@@ -355,19 +364,22 @@ def reader_alone(
     numbers: int = 200,
     gaps: Sequence[int] = NUMBER_GAPS,
     seed: int = 0,
+    rise: int = NUMBER_RISE,
 ) -> Any:
     """The number reader at `reader_path` alone on the numbers `number_pieces` composes for the same
-    `images`, `numbers` and `seed`: each whole picture brought to its input (`segment.to_line`) and
-    read whole, with no digit model and no "?", as `benchmarks/reader_variants.py` reads its
-    variants. One row per number, indexed by gap and number as `number_results`: its true text,
-    the digits read, and whether it was read exactly and with the right count of digits."""
+    `images`, `numbers` and `seed` (digits moving up or down by up to `rise` pixels): each whole
+    picture brought to its input (`segment.to_line`) and read whole, with no digit model and no
+    "?", as `benchmarks/reader_variants.py` reads its variants. One row per number, indexed by gap
+    and number as `number_results`: its true text, the digits read, and whether it was read
+    exactly and with the right count of digits."""
     import pandas as pd
 
     model = runtime.keras().models.load_model(reader_path, compile=False)
     rows = []
-    for gap, (drawn, chosen) in numbers_at_gaps(images, labels, numbers, gaps, seed).items():
+    for gap, (drawn, chosen, rises) in numbers_at_gaps(images, labels, numbers, gaps, seed, rise).items():
         truths = ["".join(str(d) for d in number) for number in drawn]
-        lines = np.stack([segment.to_line(compose_number(digits, gap)) for digits in chosen]).astype(np.float32)
+        composed = [compose_number(digits, gap, rises=up) for digits, up in zip(chosen, rises)]
+        lines = np.stack([segment.to_line(number) for number in composed]).astype(np.float32)
         for k, (truth, read) in enumerate(zip(truths, reader.read_lines(model, lines))):
             rows.append({"gap": gap, "number": k, "truth": truth, "read": read})
     table = pd.DataFrame(rows).set_index(["gap", "number"])

@@ -79,15 +79,27 @@ def delivered_in_turn(digits: np.ndarray, rng: np.random.Generator) -> tuple[lis
     return [user_variation(digit, kind, rng) for digit, kind in zip(digits, kinds)], kinds
 
 
-def compose_number(digits: list[np.ndarray], gap: int | Sequence[int] = 6, margin: int = 12) -> np.ndarray:
+MAX_RISE = 6  # the most a digit of a composed number may move up or down: the canvas's margin
+
+
+def compose_number(
+    digits: list[np.ndarray],
+    gap: int | Sequence[int] = 6,
+    margin: int = 12,
+    rises: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
     """Several 28x28 digits side by side on one black canvas (uint8), as a written number.
 
     `gap` is the space in pixels between the ink of neighbouring digits' columns, one for all or
     one per pair: 0 puts their bounding boxes side by side and a negative gap overlaps them, so
-    their strokes often touch (where both have ink, the brighter wins)."""
+    their strokes often touch (where both have ink, the brighter wins). `rises` moves each digit
+    down (positive) or up by that many pixels, at most `MAX_RISE`, as handwriting wanders."""
     gaps = [gap] * (len(digits) - 1) if isinstance(gap, (int, np.integer)) else list(gap)
     if len(gaps) != len(digits) - 1:
         raise ValueError(f"{len(digits)} digits need {len(digits) - 1} gaps, got {len(gaps)}")
+    rises = [0] * len(digits) if rises is None else [int(r) for r in rises]
+    if len(rises) != len(digits) or max(map(abs, rises), default=0) > MAX_RISE:
+        raise ValueError(f"{len(digits)} digits need {len(digits)} rises of at most {MAX_RISE} px, got {rises}")
     cropped = []
     for digit in digits:
         cols = np.flatnonzero(digit.max(0) > 30)
@@ -96,8 +108,9 @@ def compose_number(digits: list[np.ndarray], gap: int | Sequence[int] = 6, margi
     for previous, space in zip(cropped, gaps):
         starts.append(max(0, starts[-1] + previous.shape[1] + space))
     canvas = np.zeros((40, max(s + d.shape[1] for s, d in zip(starts, cropped)) + margin), np.uint8)
-    for x, digit in zip(starts, cropped):
-        canvas[6:34, x : x + digit.shape[1]] = np.maximum(canvas[6:34, x : x + digit.shape[1]], digit)
+    for x, digit, rise in zip(starts, cropped, rises):
+        rows = slice(MAX_RISE + rise, MAX_RISE + rise + digit.shape[0])
+        canvas[rows, x : x + digit.shape[1]] = np.maximum(canvas[rows, x : x + digit.shape[1]], digit)
     return canvas
 
 
