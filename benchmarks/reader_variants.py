@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from digitlib import config, data, runtime  # noqa: E402
-from digitlib.pictures import number_tables, reader, segment, synthetic  # noqa: E402
+from digitlib.pictures import number_tables, reader  # noqa: E402
 
 GPU_DIR = ROOT / ".gpu"
 VALIDATION_NUMBERS = 500  # per gap
@@ -74,18 +74,10 @@ SMOKE_VARIANTS = {
 
 
 def validation_lines(images: np.ndarray, labels: np.ndarray, numbers: int, seed: int):
-    """Numbers of 2 to 5 digits drawn as `number_tables.number_pieces` draws them (each digit moving
-    up or down by up to `number_tables.NUMBER_RISE` pixels), composed at each of
-    `number_tables.NUMBER_GAPS` and brought to the reader's input; with their texts, per gap."""
-    at_gaps = number_tables.numbers_at_gaps(images, labels, numbers, number_tables.NUMBER_GAPS, seed)
-    texts = {gap: ["".join(str(d) for d in number) for number in drawn] for gap, (drawn, _, _) in at_gaps.items()}
-    lines = {
-        gap: np.stack(
-            [segment.to_line(synthetic.compose_number(d, gap, rises=up)) for d, up in zip(chosen, rises)]
-        ).astype(np.float32)
-        for gap, (_, chosen, rises) in at_gaps.items()
-    }
-    return lines, texts
+    """Numbers of 2 to 5 digits drawn and composed as `number_tables.number_pieces` composes them,
+    brought to the reader's input (`number_tables.number_lines`): the lines and the texts, per gap."""
+    composed = number_tables.number_lines(images, labels, numbers, number_tables.NUMBER_GAPS, seed)
+    return {gap: lines for gap, (_, lines) in composed.items()}, {gap: texts for gap, (texts, _) in composed.items()}
 
 
 def main() -> int:

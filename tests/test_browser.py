@@ -420,6 +420,23 @@ def _write(page, text: str | tuple[str, ...], gap: float, folder: Path) -> str:
     return _answer_after_drawing(page)
 
 
+def _write_apart_and_touching(
+    page, texts: list, folder: Path, shown: tuple[object, int, str] | None = None
+) -> dict[str, str]:
+    """Tick "several digits" and write each of `texts` (as `_write` takes them) apart, then touching;
+    the answers by "TEXT (apart)" and "TEXT (touching)". With `shown` (a text, its gap and a
+    screenshot name), the page is saved once that text at that gap is answered."""
+    page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
+    readings = {}
+    for text, gap in [(t, 12) for t in texts] + [(t, 0) for t in texts]:
+        name = " ".join(text) if isinstance(text, tuple) else text
+        readings[f"{name} ({'apart' if gap else 'touching'})"] = _write(page, text, gap, folder)
+        if shown is not None and (text, gap) == shown[:2]:
+            _input_image_loaded(page)
+            _screenshot(page, shown[2])
+    return readings
+
+
 def test_write_numbers_with_a_mouse_and_upload_a_non_digit(app_page, browser, page_predictor, tmp_path):
     photos, _ = synthetic.load_fashion_mnist()
     top = next(p for p in photos[:200] if page_predictor.predict(p).status != "ok")  # a T-shirt the rule flags
@@ -428,13 +445,7 @@ def test_write_numbers_with_a_mouse_and_upload_a_non_digit(app_page, browser, pa
     requests_outside: list[str] = []
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = _open(context, app_page, requests_outside)
-    page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
-    readings = {}
-    for text, gap in [(t, 12) for t in WRITTEN] + [(t, 0) for t in WRITTEN]:
-        readings[f"{text} ({'apart' if gap else 'touching'})"] = _write(page, text, gap, tmp_path)
-        if text == "2026" and gap > 0:
-            _input_image_loaded(page)
-            _screenshot(page, "06_live_written_number")
+    readings = _write_apart_and_touching(page, list(WRITTEN), tmp_path, ("2026", 12, "06_live_written_number"))
     exact = {name: shown == name.split()[0] for name, shown in readings.items()}
     print("numbers written with the mouse:", readings)
     apart = [exact[name] for name in exact if "apart" in name]
@@ -481,13 +492,9 @@ def test_write_numbers_with_a_letter_among_the_digits(app_page, browser, tmp_pat
     requests_outside: list[str] = []
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = _open(context, app_page, requests_outside)
-    page.locator(".digit-pad").get_by_role("checkbox", name="several digits").check()
-    readings = {}
-    for names, gap in [(n, 12) for n in WITH_A_LETTER] + [(n, 0) for n in WITH_A_LETTER]:
-        readings[f"{' '.join(names)} ({'apart' if gap else 'touching'})"] = _write(page, names, gap, tmp_path)
-        if names == ("1", "M", "4") and gap == 0:
-            _input_image_loaded(page)
-            _screenshot(page, "06_live_letter_in_number")
+    readings = _write_apart_and_touching(
+        page, list(WITH_A_LETTER), tmp_path, (("1", "M", "4"), 0, "06_live_letter_in_number")
+    )
     context.close()
     print("numbers with a letter, written with the mouse:", readings)
     questioned = {name: "?" in shown for name, shown in readings.items()}

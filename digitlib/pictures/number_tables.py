@@ -357,6 +357,26 @@ def choose_number_checks(
     return str(allowed["read_exactly"].idxmax()), tried
 
 
+def number_lines(
+    images: np.ndarray,
+    labels: np.ndarray,
+    numbers: int,
+    gaps: Sequence[int] = NUMBER_GAPS,
+    seed: int = 0,
+    rise: int = NUMBER_RISE,
+) -> dict[int, tuple[list[str], np.ndarray]]:
+    """The numbers `numbers_at_gaps` draws, composed and brought to the number reader's input
+    (`segment.to_line`), per gap: their texts and their lines (numbers, 28, `segment.LINE_WIDTH`)."""
+    lines = {}
+    for gap, (drawn, chosen, rises) in numbers_at_gaps(images, labels, numbers, gaps, seed, rise).items():
+        composed = [compose_number(digits, gap, rises=up) for digits, up in zip(chosen, rises)]
+        lines[gap] = (
+            ["".join(str(d) for d in number) for number in drawn],
+            np.stack([segment.to_line(number) for number in composed]).astype(np.float32),
+        )
+    return lines
+
+
 def reader_alone(
     reader_path: str | os.PathLike,
     images: np.ndarray,
@@ -376,10 +396,7 @@ def reader_alone(
 
     model = runtime.keras().models.load_model(reader_path, compile=False)
     rows = []
-    for gap, (drawn, chosen, rises) in numbers_at_gaps(images, labels, numbers, gaps, seed, rise).items():
-        truths = ["".join(str(d) for d in number) for number in drawn]
-        composed = [compose_number(digits, gap, rises=up) for digits, up in zip(chosen, rises)]
-        lines = np.stack([segment.to_line(number) for number in composed]).astype(np.float32)
+    for gap, (truths, lines) in number_lines(images, labels, numbers, gaps, seed, rise).items():
         for k, (truth, read) in enumerate(zip(truths, reader.read_lines(model, lines))):
             rows.append({"gap": gap, "number": k, "truth": truth, "read": read})
     table = pd.DataFrame(rows).set_index(["gap", "number"])

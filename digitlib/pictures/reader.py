@@ -165,9 +165,9 @@ def _compose(
         if with_outlier[k]:
             place = int(rng.integers(len(digits)))
             digits[place], pictures[place] = NOT_DIGIT, next(non_digits)
-        pictures = [np.roll(picture, int(rng.integers(-RISE, RISE + 1)), 0) for picture in pictures]
+        rises = [int(rng.integers(-RISE, RISE + 1)) for _ in pictures]
         gaps = [int(g) for g in rng.integers(GAPS[0], GAPS[1] + 1, len(digits) - 1)]
-        lines[k] = np.round(255 * segment.to_line(compose_number(pictures, gaps)))
+        lines[k] = np.round(255 * segment.to_line(compose_number(pictures, gaps, rises=rises)))
         targets[k, : len(digits)] = digits
     return lines, targets
 
